@@ -75,7 +75,9 @@ def list_hash(items) -> str:
 
 # --- quantized pieces, cached -------------------------------------------------------------
 
-CACHE_DIR = Path(os.environ.get("SYNESTHETE_CACHE") or REPO_ROOT / "cache")
+def cache_dir() -> Path:
+    """Where quantized pieces and backbone features are cached (``$SYNESTHETE_CACHE`` or cache/)."""
+    return Path(os.environ.get("SYNESTHETE_CACHE") or REPO_ROOT / "cache")
 CACHE_VERSION = 2
 
 
@@ -101,7 +103,7 @@ def load_piece(root: Path, item: MidiItem, cache: bool = True) -> Piece:
     from .keys import estimate_key
     from .midi_io import read_midi
 
-    cpath = CACHE_DIR / "pieces" / f"{_cache_key(root, item)}.json"
+    cpath = cache_dir() / "pieces" / f"{_cache_key(root, item)}.json"
     if cache and cpath.exists():
         d = json.loads(cpath.read_text())
         return Piece(item, np.asarray(d["notes"], dtype=np.int32).reshape(-1, 4), d["tempo"], np.asarray(d["err"]), d["ok"], d["reason"], d["mode"], d["tonic"])

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import CACHE_DIR, data_dir, read_images
+from .dataset import cache_dir, data_dir, read_images
 from .images import load_image, preprocess
 
 CHUNK = 64
 
 
 def cache_paths(backbone: str) -> tuple[Path, Path]:
-    d = CACHE_DIR / "features"
+    d = cache_dir() / "features"
     return d / f"{backbone}.npy", d / f"{backbone}.json"
 
 

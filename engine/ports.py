@@ -416,6 +416,10 @@ def open_output(name: str = DEFAULT_OUTPUT, *, connect: str | None = None,
 
     def close() -> None:
         try:
+            if jack:
+                # rtmidi hands JACK messages over in the next process cycle; closing at once
+                # would drop the panic just queued. 50 ms covers periods up to 2048 @ 44.1k.
+                time.sleep(0.05)
             midi.close_port()
             midi.delete()
             if watcher is not None:
@@ -431,13 +435,19 @@ def open_output(name: str = DEFAULT_OUTPUT, *, connect: str | None = None,
 
 # --- input -----------------------------------------------------------------------------------
 class InputPort:
-    """An open MIDI input delivering ``(mido.Message, t)`` to a callback on rtmidi's thread.
+    """An open MIDI input delivering ``(mido.Message, t)`` to a callback on its own thread.
+
+    rtmidi queues messages in C++ and a Python thread polls them, rather than rtmidi calling
+    Python from JACK's process thread: a callback there would wait for the GIL while the
+    model runs, make our JACK client late, and JACK would drop that cycle's MIDI.
 
     ``t`` is the arrival time on ``time.perf_counter``'s clock, rebuilt from the driver's
-    message deltas (stamped in the driver, e.g. JACK's process cycle) so Python's own wake-up
-    delays do not smear clock timing. The offset between the two clocks is the smallest seen
-    ``callback time - driver time``: the least-delayed callback is the best anchor.
+    message deltas (stamped in the driver, e.g. JACK's process cycle) so polling and Python's
+    own wake-up delays do not smear clock timing. The offset between the two clocks is the
+    smallest seen ``poll time - driver time``: the least-delayed poll is the best anchor.
     """
+
+    POLL_S = 0.0005
 
     def __init__(self, name: str, midi, api: int, callback: Callable[[mido.Message, float], None]) -> None:
         self.name = name
@@ -445,13 +455,13 @@ class InputPort:
         self._midi = midi
         self._api = api
         self._callback = callback
-        self._lock = threading.Lock()
         self._driver_t: float | None = None
         self._offset = float("inf")
-        self._parser = mido.Parser()
+        self._stop = threading.Event()
         self.closed = False
         midi.ignore_types(sysex=True, timing=False, active_sense=True)
-        midi.set_callback(self._on_raw)
+        self._thread = threading.Thread(target=self._poll, name=f"midi-in {name}", daemon=True)
+        self._thread.start()
 
     def __enter__(self) -> "InputPort":
         return self
@@ -459,30 +469,32 @@ class InputPort:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _on_raw(self, event, _data=None) -> None:
-        now = time.perf_counter()
-        data, delta = event
-        with self._lock:
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            event = self._midi.get_message()
+            if event is None:
+                time.sleep(self.POLL_S)
+                continue
+            now = time.perf_counter()
+            data, delta = event
             self._driver_t = 0.0 if self._driver_t is None else self._driver_t + delta
             self._offset = min(self._offset, now - self._driver_t)
-            t = self._driver_t + self._offset
-        try:
-            msg = mido.Message.from_bytes(data)
-        except (ValueError, TypeError):
-            return  # junk bytes from a misbehaving sender are not our crash
-        try:
-            self._callback(msg, t)
-        except Exception as err:  # a callback bug must not kill rtmidi's thread silently
-            print(f"synesthete: MIDI input handler failed: {err}", file=sys.stderr)
+            try:
+                msg = mido.Message.from_bytes(data)
+            except (ValueError, TypeError):
+                continue  # junk bytes from a misbehaving sender are not our crash
+            try:
+                self._callback(msg, self._driver_t + self._offset)
+            except Exception as err:  # a handler bug must not end input silently
+                print(f"synesthete: MIDI input handler failed: {err}", file=sys.stderr)
 
     def close(self) -> None:
-        with self._lock:
-            if self.closed:
-                return
-            self.closed = True
+        if self.closed:
+            return
+        self.closed = True
+        self._stop.set()
+        self._thread.join(1.0)
         try:
-            # The callback goes first, so rtmidi's thread never calls into a closing object.
-            self._midi.cancel_callback()
             self._midi.close_port()
             self._midi.delete()
         finally:

@@ -20,6 +20,7 @@ import bisect
 import heapq
 import itertools
 import math
+import os
 import sys
 import threading
 import time
@@ -32,6 +33,7 @@ from .events import NoteEvent
 
 SPIN_S = 0.0015        # the last stretch before a send is spun, as sleeps overshoot by ~0.1 ms+
 CHECK_EVERY_S = 0.25   # port liveness poll; costs a server round trip, so only in gaps
+RT_PRIORITY = 10      # below JACK's own (typically 70+), so we never delay the audio graph
 SWITCH_INTERVAL_S = 0.0005  # a busy generation thread holds the GIL up to this long (default 5 ms)
 
 
@@ -82,6 +84,18 @@ class TempoMap:
     def _seg_for_beat(self, beat: float) -> tuple[float, float, float]:
         i = bisect.bisect_right(self._beats, beat) - 1
         return self._segs[max(i, 0)]
+
+
+def _try_realtime_priority() -> None:
+    """Ask for SCHED_FIFO for this thread, as JACK clients do; audio users on Linux usually may
+    (rtprio in limits.conf). On a loaded machine it is the difference between sending on time
+    and waiting out another process's time slice. Refusal is normal and silent."""
+    if not hasattr(os, "sched_setscheduler"):
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(RT_PRIORITY))
+    except (OSError, ValueError):
+        pass
 
 
 def _check_bpm(bpm: float) -> float:
@@ -247,6 +261,7 @@ class Scheduler:
         return [s.error_s for s in self.sent if s.kind == "on"]
 
     def _run(self) -> None:
+        _try_realtime_priority()
         old_switch = sys.getswitchinterval()
         sys.setswitchinterval(min(old_switch, SWITCH_INTERVAL_S))
         clean = False

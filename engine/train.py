@@ -33,6 +33,7 @@ from .dataset import data_dir, list_hash, read_images, read_midis
 from .model import ModelConfig, Synesthete, losses
 from .pairing import make_pairs
 from .train_data import pad, piece_windows, usable_pieces
+from .train_args import add_arguments
 
 
 @dataclass
@@ -70,6 +71,14 @@ def lr_at(c: TrainConfig, step: int, total: int) -> float:
         return c.lr * (step + 1) / c.warmup_steps
     t = min(1.0, (step - c.warmup_steps) / max(1, total - c.warmup_steps))
     return c.min_lr + 0.5 * (1 + math.cos(math.pi * t)) * (c.lr - c.min_lr)
+
+
+def load_state(path: Path) -> dict:
+    """torch.load with weights_only=True; TorchVersion (a str) is allowed for older checkpoints."""
+    from torch.torch_version import TorchVersion
+
+    with torch.serialization.safe_globals([TorchVersion]):
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def atomic_save(obj, path: Path) -> None:
@@ -177,7 +186,7 @@ def train(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
     state = None
     if args.resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        state = load_state(ckpt_path)
         c = config_from_dict(state["train_config"])
     else:
         if args.resume and master:
@@ -228,7 +237,7 @@ def train(args) -> int:
                 "model": raw.state_dict(), "optimizer": opt.state_dict(), "train_config": asdict(c),
                 "model_config": c.model.to_dict(), "epoch": epoch, "step_in_epoch": step_in_epoch,
                 "global_step": global_step, "torch_rng": torch.get_rng_state(), "data_hash": train_data.data_hash,
-                "pairs": len(train_data), "torch": torch.__version__,
+                "pairs": len(train_data), "torch": str(torch.__version__),
             }, ckpt_path)
 
     if master:
@@ -293,25 +302,6 @@ def train(args) -> int:
     if ddp:
         dist.destroy_process_group()
     return 0
-
-
-def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--data", help="data directory (default $SYNESTHETE_DATA or ../shared/data)")
-    ap.add_argument("--out", required=True, help="run directory (checkpoint, metrics)")
-    ap.add_argument("--preset", choices=sorted(PRESETS), default="fast")
-    ap.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
-    ap.add_argument("--backbone", default="efficientnet_lite0", help="vgg16, inception_v3 or efficientnet_lite0")
-    ap.add_argument("--decoder", choices=["transformer", "lstm"])
-    ap.add_argument("--layers", type=int, help="decoder layers (default 3)")
-    ap.add_argument("--d-model", type=int)
-    ap.add_argument("--block-size", type=int)
-    ap.add_argument("--epochs", type=int)
-    ap.add_argument("--batch-size", type=int)
-    ap.add_argument("--seed", type=int)
-    ap.add_argument("--no-va-loss", action="store_true", help="ablation: token loss only")
-    ap.add_argument("--estimator", default="runs/va_estimator.pt", help="training-time VA estimator for the VA loss")
-    ap.add_argument("--max-steps", type=int, default=0)
-    ap.add_argument("--threads", type=int)
 
 
 def main(argv=None) -> int:

@@ -66,7 +66,8 @@ def start_jackd(name: str) -> subprocess.Popen:
 
 
 def stop_jackd(proc: subprocess.Popen) -> None:
-    proc.terminate()
+    if proc.poll() is None:
+        proc.terminate()
     try:
         proc.wait(5)
     except subprocess.TimeoutExpired:

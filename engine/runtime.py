@@ -1,0 +1,243 @@
+"""The product's inference path: ONNX Runtime sessions + numpy sampling. Never imports torch.
+
+    rt = Runtime.load()                         # the shipped model (engine/models/)
+    va = rt.image_va("photo.jpg")               # VA(valence, arousal) from the image head
+    for note in rt.generate(GenerationSettings(bars=8, key="auto", seed=1), va):
+        ...                                     # NoteEvents, as soon as each is sampled
+
+Providers: CUDA when onnxruntime-gpu finds a working GPU, else CPU; at most one warning
+line when CUDA is present but unusable. Sessions are created once; one generation at a
+time per Runtime (a lock guards it).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .events import VA, NoteEvent
+from .images import load_image, preprocess
+from .keys import key_name, resolve_key, transpose_from_reference
+from .sampling import SamplingSettings, TokenStream
+
+log = logging.getLogger("synesthete")
+MODEL_DIR = Path(__file__).resolve().parent / "models"
+SUPPORTED_MODEL_VERSION = 1
+MAX_BARS = 64
+
+
+class ModelError(RuntimeError):
+    """The model files are missing, corrupt, or from another version (one-line message)."""
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    bars: int = 8
+    tempo: float = 120.0
+    key: str = "auto"
+    seed: int = 0
+    temperature: float = 1.0
+    top_p: float = 0.95
+
+    def __post_init__(self) -> None:
+        if not (1 <= int(self.bars) <= MAX_BARS):
+            raise ValueError(f"bars must be in 1..{MAX_BARS} (received {self.bars})")
+        if not (20 <= float(self.tempo) <= 300):
+            raise ValueError(f"tempo must be in 20..300 BPM (received {self.tempo})")
+        if not (0 <= float(self.temperature) <= 5):
+            raise ValueError(f"temperature must be in 0..5 (received {self.temperature})")
+        if not (0 < float(self.top_p) <= 1):
+            raise ValueError(f"top-p must be in (0, 1] (received {self.top_p})")
+        resolve_key(self.key, 0.0)  # raises ValueError on an unknown key
+
+
+@dataclass
+class Piece:
+    """A finished generation: notes in beats plus what made them."""
+
+    notes: list[NoteEvent]
+    target: VA
+    key: str
+    settings: GenerationSettings
+    tokens: list[int] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return self.settings.bars * 4 * 60.0 / self.settings.tempo
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _quiet_ort():
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)
+    return ort
+
+
+def make_session(path: Path, providers: list[str] | None = None, threads: int | None = None):
+    """An InferenceSession on the best provider; returns (session, provider name)."""
+    ort = _quiet_ort()
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+    wanted = providers or (["CUDAExecutionProvider", "CPUExecutionProvider"] if "CUDAExecutionProvider" in ort.get_available_providers() else ["CPUExecutionProvider"])
+    try:
+        sess = ort.InferenceSession(str(path), so, providers=wanted)
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own zoo of types
+        if "CUDAExecutionProvider" in wanted:
+            log.warning("CUDA unavailable (%s); running on CPU", str(e).splitlines()[0][:100])
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        else:
+            raise ModelError(f"{path}: cannot load ONNX model ({str(e).splitlines()[0][:160]})") from None
+    used = sess.get_providers()[0]
+    if "CUDAExecutionProvider" in wanted and used != "CUDAExecutionProvider":
+        log.warning("CUDA provider present but not usable; running on CPU")
+    return sess, used
+
+
+class OrtStepper:
+    """Decoder steps through ``decoder_step.onnx`` with the KV cache held as numpy arrays."""
+
+    def __init__(self, session, memory: np.ndarray, va: np.ndarray, config) -> None:
+        self.sess, self.memory, self.va = session, memory.astype(np.float32), np.asarray(va, np.float32).reshape(1, 2)
+        cfg = config if isinstance(config, dict) else config.to_dict()
+        self.block_size = cfg["block_size"]
+        self.shape = (cfg["n_dec_layers"], 1, cfg["n_heads"], 0, cfg["d_model"] // cfg["n_heads"])
+        self.reset()
+
+    def reset(self) -> None:
+        self.k = np.zeros(self.shape, np.float32)
+        self.v = np.zeros(self.shape, np.float32)
+
+    def step(self, token: int, pos: int) -> np.ndarray:
+        logits, self.k, self.v = self.sess.run(None, {
+            "token": np.array([[token]], np.int64), "pos": np.array([pos], np.int64),
+            "memory": self.memory, "va": self.va, "past_k": self.k, "past_v": self.v,
+        })
+        return logits[0]
+
+
+class Runtime:
+    def __init__(self, model_dir: Path, encoder, decoder, sidecar: dict, provider: str) -> None:
+        self.model_dir, self.encoder, self.decoder, self.sidecar, self.provider = model_dir, encoder, decoder, sidecar, provider
+        self.config = sidecar["model_config"]
+        pre = sidecar["preprocess"]
+        self.size, self.mean, self.std = pre["size"], tuple(pre["mean"]), tuple(pre["std"])
+        self._lock = threading.Lock()
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
+        self._judge = None
+
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike | None = None, providers: list[str] | None = None, threads: int | None = None, verify: bool = True) -> "Runtime":
+        d = Path(model_dir or os.environ.get("SYNESTHETE_MODEL_DIR") or MODEL_DIR)
+        side_p = d / "synesthete.json"
+        if not side_p.is_file():
+            raise ModelError(f"{side_p}: model sidecar missing (reinstall Synesthete, or point --model-dir at an export_onnx.py output)")
+        try:
+            side = json.loads(side_p.read_text())
+            version = side["model_version"]
+            files = side["files"]
+        except (ValueError, KeyError, TypeError):
+            raise ModelError(f"{side_p}: model sidecar is corrupt") from None
+        if version != SUPPORTED_MODEL_VERSION:
+            raise ModelError(f"{side_p}: model version {version} is not supported by this Synesthete (needs {SUPPORTED_MODEL_VERSION}); re-export the model")
+        from . import tokens as T
+
+        if side.get("vocab") != T.VOCAB:
+            raise ModelError(f"{side_p}: the model's vocabulary differs from this version's tokens; re-export the model")
+        for name in ("image_encoder.onnx", "decoder_step.onnx"):
+            f = d / name
+            if not f.is_file():
+                raise ModelError(f"{f}: model file missing")
+            meta = files.get(name, {})
+            if f.stat().st_size != meta.get("bytes"):
+                raise ModelError(f"{f}: size {f.stat().st_size} differs from the sidecar's {meta.get('bytes')} (truncated or replaced file)")
+            if verify and _sha256(f) != meta.get("sha256"):
+                raise ModelError(f"{f}: checksum differs from the sidecar's (corrupt or replaced file)")
+        enc, provider = make_session(d / "image_encoder.onnx", providers, threads)
+        dec, _ = make_session(d / "decoder_step.onnx", providers, threads)
+        log.info("onnxruntime provider: %s", provider)
+        return cls(d, enc, dec, side, provider)
+
+    # --- image → VA ---------------------------------------------------------------------
+
+    def encode(self, image) -> tuple[np.ndarray, np.ndarray]:
+        """Image path / PIL image → (memory, VA array (2,)). Raises ImageError on bad input."""
+        img = load_image(image) if isinstance(image, (str, os.PathLike)) else image
+        x = preprocess(img, self.size, self.mean, self.std)
+        memory, va = self.encoder.run(None, {"image": x})
+        self._last = (memory, va[0])
+        return memory, va[0]
+
+    def image_va(self, image) -> VA:
+        _, va = self.encode(image)
+        return VA(float(np.clip(va[0], -1, 1)), float(np.clip(va[1], -1, 1)))
+
+    # --- VA → notes ---------------------------------------------------------------------
+
+    def generate(self, settings: GenerationSettings, va: VA | None = None, image=None, tokens_out: list | None = None) -> Iterator[NoteEvent]:
+        """Notes of one piece, yielded as they are sampled (start order), already in the
+        requested key. ``va`` defaults to the image's; the image defaults to the last encoded."""
+        if image is not None:
+            memory, img_va = self.encode(image)
+        elif self._last is not None:
+            memory, img_va = self._last
+        else:
+            memory = np.zeros((1, self.config["feat_tokens"], self.config["d_model"]), np.float32)
+            img_va = np.zeros(2, np.float32)
+        target = va or VA(float(np.clip(img_va[0], -1, 1)), float(np.clip(img_va[1], -1, 1)))
+        tonic, mode = resolve_key(settings.key, target.valence)
+        s = SamplingSettings(bars=settings.bars, temperature=settings.temperature, top_p=settings.top_p, seed=settings.seed, mode=mode)
+        stream = TokenStream(OrtStepper(self.decoder, memory, np.array([target.valence, target.arousal]), self.config), s)
+        with self._lock:
+            for tok, notes in stream:
+                if tokens_out is not None:
+                    tokens_out.append(tok)
+                if notes:
+                    yield from transpose_from_reference(notes, tonic, mode)
+
+    def compose(self, settings: GenerationSettings, va: VA | None = None, image=None) -> Piece:
+        """A whole piece at once (the CLI's ``generate``)."""
+        toks: list[int] = []
+        if va is None and image is not None:
+            va = self.image_va(image)
+            image = None
+        notes = list(self.generate(settings, va, image, tokens_out=toks))
+        target = va or self.last_va()
+        tonic, mode = resolve_key(settings.key, target.valence)
+        return Piece(notes, target, key_name(tonic, mode), settings, toks)
+
+    def last_va(self) -> VA:
+        if self._last is None:
+            return VA(0.0, 0.0)
+        v = self._last[1]
+        return VA(float(np.clip(v[0], -1, 1)), float(np.clip(v[1], -1, 1)))
+
+    @property
+    def judge(self):
+        if self._judge is None:
+            from .judge import Judge
+
+            self._judge = Judge.load()
+        return self._judge
+
+    @property
+    def max_bars(self) -> int:
+        return MAX_BARS

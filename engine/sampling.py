@@ -1,0 +1,122 @@
+"""Grammar-masked sampling in numpy, shared by every backend (ONNX Runtime, PyTorch, LSTM).
+
+A backend supplies a ``Stepper``: ``reset()`` forgets the context, ``step(token, pos)``
+feeds one token at position ``pos`` and returns the logits for the next one. The sampler
+owns everything musical: the mode token, the grammar mask (so every sequence decodes), the
+bar count, temperature / top-p / seed, and the sliding window that lets a model with a
+``block_size``-token context write pieces of any length: when the context is full, it is
+rebuilt as ``BOS Mode`` + the tokens since a recent bar line (the shape of the training
+windows) and generation continues.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from .events import NoteEvent
+from .tokens import BAR, BOS, EOS, MODE0, MODES, StreamingDecoder, allowed_mask
+
+
+class Stepper(Protocol):
+    block_size: int
+
+    def reset(self) -> None: ...
+
+    def step(self, token: int, pos: int) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    bars: int = 8
+    temperature: float = 1.0  # 0 = greedy
+    top_p: float = 0.95
+    seed: int = 0
+    mode: str = "major"
+    max_tokens_per_bar: int = 160  # a guard: no bar may run away
+
+
+def choose(logits: np.ndarray, mask: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
+    """One token from masked logits: greedy at temperature 0, else nucleus sampling."""
+    logits = np.where(mask, logits.astype(np.float64), -np.inf)
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    z = logits / temperature
+    z = z - z[mask].max()
+    p = np.exp(z)
+    p /= p.sum()
+    if top_p < 1.0:
+        order = np.argsort(-p, kind="stable")
+        cum = np.cumsum(p[order])
+        keep = order[: int(np.searchsorted(cum, top_p) + 1)]
+        q = np.zeros_like(p)
+        q[keep] = p[keep]
+        p = q / q.sum()
+    return int(rng.choice(len(p), p=p))
+
+
+class TokenStream:
+    """Iterates (token, [notes]) pairs; ``tokens`` holds the full sequence so far."""
+
+    def __init__(self, stepper: Stepper, s: SamplingSettings) -> None:
+        if s.bars < 1:
+            raise ValueError(f"bars must be at least 1 (received {s.bars})")
+        if s.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        self.stepper, self.s = stepper, s
+        self.tokens: list[int] = []
+        self.decoder = StreamingDecoder()
+        self.rng = np.random.default_rng(s.seed)
+
+    def _feed_context(self, ctx: list[int]) -> np.ndarray:
+        self.stepper.reset()
+        logits = None
+        for i, t in enumerate(ctx):
+            logits = self.stepper.step(t, i)
+        return logits
+
+    def __iter__(self) -> Iterator[tuple[int, list[NoteEvent]]]:
+        s, st = self.s, self.stepper
+        mode_tok = MODE0 + MODES.index(s.mode)
+        ctx = [BOS, mode_tok]
+        for t in ctx:
+            self.tokens.append(t)
+            yield t, self.decoder.push(t)
+        logits = self._feed_context(ctx)
+        bar_tokens = 0
+        while True:
+            mask = allowed_mask(self.decoder.state, min_bars=s.bars)
+            if self.decoder.bars >= 1 and bar_tokens > s.max_tokens_per_bar:
+                mask[:] = False
+                mask[BAR] = True  # close a runaway bar (always legal after a note)
+                if not allowed_mask(self.decoder.state)[BAR]:
+                    mask = allowed_mask(self.decoder.state, min_bars=s.bars)
+            tok = choose(logits, mask, s.temperature, s.top_p, self.rng)
+            if tok == BAR and self.decoder.bars >= s.bars:
+                tok = EOS  # the requested bars are complete
+            self.tokens.append(tok)
+            ctx.append(tok)
+            bar_tokens = 0 if tok == BAR else bar_tokens + 1
+            yield tok, self.decoder.push(tok)
+            if tok == EOS:
+                return
+            if len(ctx) >= st.block_size:
+                ctx = self._slide(ctx)
+                logits = self._feed_context(ctx)
+            else:
+                logits = st.step(tok, len(ctx) - 1)
+
+    def _slide(self, ctx: list[int]) -> list[int]:
+        """Keep BOS, Mode and the tokens from the latest bar line in the second half."""
+        half = len(ctx) // 2
+        bars = [i for i in range(2, len(ctx)) if ctx[i] == BAR and i >= half]
+        start = bars[0] if bars else max(i for i in range(2, len(ctx)) if ctx[i] == BAR)
+        if len(ctx) - start + 2 >= self.stepper.block_size:  # one bar longer than the window: keep its tail
+            start = len(ctx) - self.stepper.block_size // 2
+        return ctx[:2] + ctx[start:]
+
+
+def sample_notes(stepper: Stepper, s: SamplingSettings) -> Iterator[NoteEvent]:
+    for _, notes in TokenStream(stepper, s):
+        yield from notes

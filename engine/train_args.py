@@ -1,0 +1,25 @@
+"""The ``train`` command's arguments, apart from engine.train so the CLI starts without torch."""
+from __future__ import annotations
+
+import argparse
+
+PRESET_NAMES = ("fast", "paper")
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--data", help="data directory (default $SYNESTHETE_DATA or ../shared/data)")
+    ap.add_argument("--out", required=True, help="run directory (checkpoint, metrics)")
+    ap.add_argument("--preset", choices=PRESET_NAMES, default="fast")
+    ap.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    ap.add_argument("--backbone", default="efficientnet_lite0", help="vgg16, inception_v3 or efficientnet_lite0")
+    ap.add_argument("--decoder", choices=["transformer", "lstm"])
+    ap.add_argument("--layers", type=int, help="decoder layers (default 3)")
+    ap.add_argument("--d-model", type=int)
+    ap.add_argument("--block-size", type=int)
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--batch-size", type=int)
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--no-va-loss", action="store_true", help="ablation: token loss only")
+    ap.add_argument("--estimator", default="runs/va_estimator.pt", help="training-time VA estimator for the VA loss")
+    ap.add_argument("--max-steps", type=int, default=0)
+    ap.add_argument("--threads", type=int)
