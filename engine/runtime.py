@@ -88,6 +88,41 @@ def _quiet_ort():
     return ort
 
 
+_CUDA_OK: bool | None = None
+
+
+def cuda_usable() -> bool:
+    """Whether the CUDA provider can run here, decided once, quietly.
+
+    onnxruntime-gpu lists CUDA as available even with no GPU or no CUDA libraries, then
+    prints a wall of errors when a session tries it. So: no NVIDIA device → CPU, silently;
+    a device → try a tiny session with CUDA once, logs muted, and warn in one line if it fails.
+    """
+    global _CUDA_OK
+    if _CUDA_OK is not None:
+        return _CUDA_OK
+    ort = _quiet_ort()
+    _CUDA_OK = False
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return False
+    if not (os.path.exists("/dev/nvidia0") or os.path.exists("/proc/driver/nvidia/version") or os.name == "nt"):
+        return False
+    try:
+        ort.set_default_logger_severity(4)
+        probe = Path(__file__).resolve().parent / "models" / "decoder_step.onnx"
+        so = ort.SessionOptions()
+        so.log_severity_level = 4
+        sess = ort.InferenceSession(str(probe), so, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+        _CUDA_OK = sess.get_providers()[0] == "CUDAExecutionProvider"
+    except Exception:  # noqa: BLE001
+        _CUDA_OK = False
+    finally:
+        ort.set_default_logger_severity(3)
+    if not _CUDA_OK:
+        log.warning("an NVIDIA GPU is present but onnxruntime cannot use it (CUDA/cuDNN libraries missing?); running on CPU")
+    return _CUDA_OK
+
+
 def make_session(path: Path, providers: list[str] | None = None, threads: int | None = None):
     """An InferenceSession on the best provider; returns (session, provider name)."""
     ort = _quiet_ort()
@@ -97,19 +132,12 @@ def make_session(path: Path, providers: list[str] | None = None, threads: int | 
     if threads:
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
-    wanted = providers or (["CUDAExecutionProvider", "CPUExecutionProvider"] if "CUDAExecutionProvider" in ort.get_available_providers() else ["CPUExecutionProvider"])
+    wanted = providers or (["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda_usable() else ["CPUExecutionProvider"])
     try:
         sess = ort.InferenceSession(str(path), so, providers=wanted)
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own zoo of types
-        if "CUDAExecutionProvider" in wanted:
-            log.warning("CUDA unavailable (%s); running on CPU", str(e).splitlines()[0][:100])
-            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        else:
-            raise ModelError(f"{path}: cannot load ONNX model ({str(e).splitlines()[0][:160]})") from None
-    used = sess.get_providers()[0]
-    if "CUDAExecutionProvider" in wanted and used != "CUDAExecutionProvider":
-        log.warning("CUDA provider present but not usable; running on CPU")
-    return sess, used
+        raise ModelError(f"{path}: cannot load ONNX model ({str(e).splitlines()[0][:160]})") from None
+    return sess, sess.get_providers()[0]
 
 
 class OrtStepper:

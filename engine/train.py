@@ -188,6 +188,7 @@ def train(args) -> int:
     if args.resume and ckpt_path.exists():
         state = load_state(ckpt_path)
         c = config_from_dict(state["train_config"])
+        c.max_steps = args.max_steps or 0  # a stop request belongs to the invocation, not the run
     else:
         if args.resume and master:
             print(f"no checkpoint in {out}; starting fresh", file=sys.stderr)

@@ -40,7 +40,7 @@ from engine.ports import _jack_quiet, jack_running, open_output  # noqa: E402
 RATE, PERIOD = 48000, 128
 
 
-def start_jackd() -> subprocess.Popen | None:
+def start_jackd(realtime: bool = False) -> subprocess.Popen | None:
     if jack_running():
         return None  # measure on the user's server; its period is theirs
     jackd = shutil.which("jackd")
@@ -49,7 +49,7 @@ def start_jackd() -> subprocess.Popen | None:
     name = f"synesthete-bench-{uuid.uuid4().hex[:6]}"
     os.environ.update(JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([jackd, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
+    proc = subprocess.Popen([jackd, "-R" if realtime else "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
                             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -165,8 +165,10 @@ def main() -> int:
     ap.add_argument("--tempos", type=float, nargs="+", default=[120.0, 180.0])
     ap.add_argument("--bars", type=int, default=8)
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    ap.add_argument("--realtime", action="store_true",
+                    help="run the private jackd with -R (as a user's JACK runs) instead of --no-realtime")
     args = ap.parse_args()
-    jack = start_jackd()
+    jack = start_jackd(args.realtime)
     try:
         rows = [run_one(t, args.bars) for t in args.tempos]
     finally:
@@ -174,7 +176,8 @@ def main() -> int:
             jack.terminate()
             jack.wait(5)
     period_ms = 1000.0 * PERIOD / RATE if jack is not None else None
-    out = {"jack_period_ms": None if period_ms is None else round(period_ms, 3),
+    out = {"jack_realtime": bool(args.realtime) if jack is not None else None,
+           "jack_period_ms": None if period_ms is None else round(period_ms, 3),
            "jack_period": None if jack is None else f"{PERIOD}/{RATE}",
            "target_arrival_p99_ms": None if period_ms is None else round(period_ms + 2.0, 3),
            "cpus": os.cpu_count(), "results": rows}
@@ -182,7 +185,8 @@ def main() -> int:
         print(json.dumps(out))
         return 0
     if period_ms is not None:
-        print(f"JACK dummy backend, period {PERIOD}/{RATE} = {period_ms:.2f} ms; "
+        print(f"JACK dummy backend ({'-R' if args.realtime else '--no-realtime'}), "
+              f"period {PERIOD}/{RATE} = {period_ms:.2f} ms; "
               f"target arrival p99 <= {period_ms + 2:.2f} ms; {os.cpu_count()} CPUs; busy generation thread")
     print("| tempo | notes | lost | send p50 | send p99 | send max | arrival p50 | arrival p99 | arrival max |")
     print("|------:|------:|-----:|---------:|---------:|---------:|------------:|------------:|------------:|")
