@@ -49,8 +49,8 @@ def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 2
         raise ValueError("only the Transformer decoder is exported (the LSTM is an evaluation baseline)")
     spec = SPECS[c.backbone]
     backbone = build_backbone(c.backbone)
-    if hasattr(backbone, "net") and hasattr(backbone.net, "set_swish"):
-        backbone.net.set_swish(memory_efficient=False)  # the custom autograd swish does not export
+    # EfficientNet-Lite uses ReLU6 (exports as is); never call its set_swish(), which would
+    # swap the trained activation for swish.
 
     class Encoder(torch.nn.Module):
         def __init__(self):
@@ -138,7 +138,7 @@ def check_parity(model, backbone, enc_p, step_p, spec, image, rollout) -> dict:
     with torch.no_grad():
         mem_t, va_t = model.encoder(backbone(torch.from_numpy(x)))
     va_diff = float(np.abs(va_o - va_t.numpy()).max())
-    settings = SamplingSettings(bars=64, temperature=0.0, seed=0)
+    settings = SamplingSettings(bars=10**6, temperature=0.0, seed=0)  # rollout length decides, not bars
     ts = TorchStepper(model, mem_t, va_t)
     os_ = OrtStepper(dec, mem_o, va_o, model.config)
     # The same rollout through both: compare the logits at every step, and the greedy tokens.

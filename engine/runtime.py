@@ -233,13 +233,16 @@ class Runtime:
         target = va or VA(float(np.clip(img_va[0], -1, 1)), float(np.clip(img_va[1], -1, 1)))
         tonic, mode = resolve_key(settings.key, target.valence)
         s = SamplingSettings(bars=settings.bars, temperature=settings.temperature, top_p=settings.top_p, seed=settings.seed, mode=mode)
+        end = settings.bars * 4.0
         stream = TokenStream(OrtStepper(self.decoder, memory, np.array([target.valence, target.arousal]), self.config), s)
         with self._lock:
             for tok, notes in stream:
                 if tokens_out is not None:
                     tokens_out.append(tok)
                 if notes:
-                    yield from transpose_from_reference(notes, tonic, mode)
+                    for n in transpose_from_reference(notes, tonic, mode):
+                        # ring out no further than the last bar line, so a clip loops cleanly in a DAW
+                        yield n if n.end <= end else NoteEvent(n.pitch, n.velocity, n.start, end - n.start, n.channel)
 
     def compose(self, settings: GenerationSettings, va: VA | None = None, image=None) -> Piece:
         """A whole piece at once (the CLI's ``generate``)."""

@@ -1,0 +1,129 @@
+"""The command line as users and scripts meet it: JSON on stdout, exit codes, one-line errors, no partial files."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import pytest
+
+from fixtures import make_midi, make_photo
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "coffee.jpg"
+
+
+def run(*args, model_dir=None, timeout=120):
+    cmd = [sys.executable, "-m", "engine.cli", *map(str, args)]
+    if model_dir is not None and args and args[0] in ("generate", "va"):
+        cmd += ["--model-dir", str(model_dir)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def assert_one_line_error(r, code=2):
+    assert r.returncode == code, (r.returncode, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stdout == ""
+
+
+def test_generate_with_the_shipped_model_writes_the_requested_piece(tmp_path):
+    out = tmp_path / "out.mid"
+    r = run("generate", EXAMPLE, "-o", out, "--bars", "3", "--tempo", "90", "--seed", "4", "--json")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)  # exactly one JSON object
+    assert set(obj) == {"path", "image_va", "target_va", "notes", "seconds", "bars", "tempo", "key", "seed"}
+    assert obj["path"] == str(out.resolve()) and obj["bars"] == 3 and obj["tempo"] == 90 and obj["seed"] == 4
+    assert obj["seconds"] == pytest.approx(3 * 4 * 60 / 90)
+    mf = mido.MidiFile(out)
+    assert mf.type == 1 and mf.length == pytest.approx(obj["seconds"], rel=1e-3)
+    ons = [m for m in mf.tracks[1] if m.type == "note_on" and m.velocity > 0]
+    assert len(ons) == obj["notes"]
+    text = [m.text for m in mf.tracks[0] if m.type == "text"][0]
+    assert '"seed": 4' in text and '"bars": 3' in text
+
+
+def test_same_seed_same_music_and_override_va_is_used(tmp_path):
+    a, b = tmp_path / "a.mid", tmp_path / "b.mid"
+    for out in (a, b):
+        r = run("generate", EXAMPLE, "-o", out, "--bars", "2", "--seed", "9", "--valence", "-0.8", "--arousal", "0.7", "--json")
+        assert r.returncode == 0, r.stderr
+    assert a.read_bytes() == b.read_bytes()
+    obj = json.loads(r.stdout)
+    assert obj["target_va"] == {"valence": -0.8, "arousal": 0.7}
+    assert obj["key"] == "Am"  # auto: negative valence → minor
+
+
+def test_va_and_music_va_print_one_json_object(tmp_path):
+    r = run("va", EXAMPLE, "--json")
+    assert r.returncode == 0, r.stderr
+    v = json.loads(r.stdout)
+    assert set(v) == {"valence", "arousal", "quadrant"} and -1 <= v["valence"] <= 1
+    m = make_midi(tmp_path / "h.mid", happy=True)
+    r = run("music-va", m, "--json")
+    assert r.returncode == 0
+    j = json.loads(r.stdout)
+    assert set(j) == {"valence", "arousal", "quadrant"} and j["quadrant"] in (1, 2, 3, 4)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--bars", "0"], "--bars"),
+    (["--bars", "1000"], "--bars"),
+    (["--tempo", "-5"], "--tempo"),
+    (["--tempo", "nan"], "--tempo"),
+    (["--valence", "3", "--arousal", "0"], "--valence"),
+    (["--valence", "0.2"], "go together"),
+    (["--seed", "abc"], "invalid int"),
+    (["--key", "H#"], "unknown key"),
+    (["--temperature", "-1"], "--temperature"),
+])
+def test_nonsense_arguments_exit_2_with_one_line(tmp_path, args, needle):
+    out = tmp_path / "o.mid"
+    r = run("generate", EXAMPLE, "-o", out, *args)
+    assert_one_line_error(r)
+    assert needle in r.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("maker,needle", [
+    (lambda p: None, "no such file"),
+    (lambda p: p.write_bytes(b""), "empty file"),
+    (lambda p: p.write_bytes(b"GIF89a garbage garbage"), "image"),
+    (lambda p: p.mkdir(), "directory"),
+])
+def test_bad_images_exit_2_and_leave_no_output(tmp_path, maker, needle):
+    img = tmp_path / "in.jpg"
+    maker(img)
+    out = tmp_path / "o.mid"
+    r = run("generate", img, "-o", out)
+    assert_one_line_error(r)
+    assert needle in r.stderr and not out.exists()
+    assert_one_line_error(run("va", img, "--json"))
+
+
+def test_output_into_a_missing_directory_is_refused(tmp_path):
+    r = run("generate", EXAMPLE, "-o", tmp_path / "nope" / "o.mid")
+    assert_one_line_error(r)
+    assert "no such directory" in r.stderr
+
+
+@pytest.mark.parametrize("content", [b"", b"MThd\x00\x00\x00\x06\x00\x01", b"not midi at all"])
+def test_music_va_on_broken_midi_exits_2(tmp_path, content):
+    p = tmp_path / "b.mid"
+    p.write_bytes(content)
+    assert_one_line_error(run("music-va", p, "--json"))
+
+
+def test_missing_model_is_one_clear_error(tmp_path):
+    out = tmp_path / "o.mid"
+    r = subprocess.run([sys.executable, "-m", "engine.cli", "generate", str(EXAMPLE), "-o", str(out), "--model-dir", str(tmp_path)],
+                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert_one_line_error(r, code=1)
+    assert "sidecar missing" in r.stderr and not out.exists()
+
+
+def test_help_states_the_bar_limit():
+    r = run("generate", "--help")
+    assert r.returncode == 0 and "1..64" in r.stdout

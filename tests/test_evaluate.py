@@ -1,0 +1,45 @@
+"""Evaluation: the paper's metrics as MusPy defines them, fidelity statistics, and a resumable report."""
+import argparse
+import math
+import shutil
+
+import pytest
+
+from engine.events import NoteEvent
+from engine.metrics import muspy_metrics, note_density, spearman
+
+pytest.importorskip("muspy")
+
+
+def test_muspy_metrics_on_a_hand_computable_piece():
+    # a C major triad held for a bar, then a single C for a bar
+    notes = [NoteEvent(60, 80, 0, 4), NoteEvent(64, 80, 0, 4), NoteEvent(67, 80, 0, 4), NoteEvent(60, 80, 4, 4)]
+    m = muspy_metrics(notes)
+    assert m["polyphony_rate"] == pytest.approx(0.5)  # polyphonic in the first of two bars
+    assert m["pitch_class_entropy"] == pytest.approx(-(0.5 * math.log2(0.5) + 2 * 0.25 * math.log2(0.25)))
+    # both bars hold one onset, on the downbeat; MusPy counts measures up to end_time // 96 + 1 = 3,
+    # so the empty third measure differs from the second in one position: 1 - (0 + 1) / (2 * 96)
+    assert m["groove_consistency"] == pytest.approx(1 - 1 / (2 * 96))
+
+
+def test_density_and_spearman():
+    assert note_density([NoteEvent(60, 80, 0, 1), NoteEvent(62, 80, 1, 1)]) == 1.0
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 45]) == pytest.approx(1.0)
+    assert math.isnan(spearman([1, 2], [3, 4]))
+
+
+def test_evaluate_writes_results_and_reuses_its_cache(tiny_run, tmp_path, monkeypatch):
+    from engine.evaluate import run
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run.run, runs / "main")
+    monkeypatch.setenv("SYNESTHETE_CACHE", str(tiny_run.root / "cache"))
+    args = argparse.Namespace(data=str(tiny_run.data), runs=str(runs), out=str(tmp_path / "docs" / "RESULTS.md"), samples=2, bars=2)
+    (tmp_path / "docs").mkdir()
+    assert run(args) == 0
+    text = (tmp_path / "docs" / "RESULTS.md").read_text()
+    assert "| real test MIDI (reference) |" in text and "shipped |" in text and "0.7818" in text
+    assert (runs / "main" / "eval.json").exists()
+    before = (runs / "main" / "eval.json").stat().st_mtime_ns
+    assert run(args) == 0
+    assert (runs / "main" / "eval.json").stat().st_mtime_ns == before  # cached, not recomputed

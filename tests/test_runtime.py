@@ -1,0 +1,99 @@
+"""ONNX export and the torch-free runtime: parity with PyTorch, clear errors for broken model files."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine.runtime import GenerationSettings, ModelError, Runtime
+from engine.tokens import token_error_rate
+
+
+def test_export_passes_its_parity_check_and_describes_itself(tiny_run):
+    assert tiny_run.export["tokens_equal"] and tiny_run.export["va_max_abs_diff"] < 1e-3
+    side = json.loads((tiny_run.onnx / "synesthete.json").read_text())
+    assert side["model_version"] == 1 and side["block_size"] == 128
+    assert set(side["files"]) == {"image_encoder.onnx", "decoder_step.onnx"}
+    assert side["training"]["data_hash"] and side["grid"] == {"steps_per_beat": 4, "beats_per_bar": 4}
+
+
+def test_runtime_greedy_tokens_equal_pytorch_for_the_same_seed(tiny_run):
+    torch = pytest.importorskip("torch")
+    from engine.sampling import SamplingSettings, TokenStream
+    from engine.torch_backend import TorchEncoder, TorchStepper, load_checkpoint
+
+    rt = Runtime.load(tiny_run.onnx)
+    rt_tokens: list[int] = []
+    list(rt.generate(GenerationSettings(bars=3, temperature=0.0, seed=5), image=tiny_run.photo, tokens_out=rt_tokens))
+    model, _ = load_checkpoint(tiny_run.ckpt)
+    memory, va = TorchEncoder(model)(tiny_run.photo)
+    ort_va = rt.last_va()
+    assert np.allclose(va, [ort_va.valence, ort_va.arousal], atol=1e-4)
+    mode = "major" if va[0] >= 0 else "minor"
+    stream = TokenStream(TorchStepper(model, memory, torch.tensor(va)[None]), SamplingSettings(bars=3, temperature=0.0, seed=5, mode=mode))
+    assert [t for t, _ in stream] == rt_tokens
+
+
+def test_sampled_pieces_are_valid_and_reproducible(tiny_run):
+    rt = Runtime.load(tiny_run.onnx)
+    rt.image_va(tiny_run.photo)
+    a, b = [], []
+    notes_a = list(rt.generate(GenerationSettings(bars=4, seed=11), tokens_out=a))
+    notes_b = list(rt.generate(GenerationSettings(bars=4, seed=11), tokens_out=b))
+    assert a == b and notes_a == notes_b
+    assert token_error_rate(a) == 0.0
+    assert all(0 <= n.start < 16 for n in notes_a)
+    starts = [n.start for n in notes_a]
+    assert starts == sorted(starts)  # streamable: start order
+
+
+def test_key_transposes_the_result(tiny_run):
+    rt = Runtime.load(tiny_run.onnx)
+    rt.image_va(tiny_run.photo)
+    c = rt.compose(GenerationSettings(bars=2, seed=3, key="C"))
+    d = rt.compose(GenerationSettings(bars=2, seed=3, key="D"))
+    assert c.key == "C" and d.key == "D"
+    assert [n.pitch for n in d.notes] == [n.pitch + 2 if n.pitch + 2 <= 108 else n.pitch - 10 for n in c.notes]
+
+
+def test_the_runtime_path_never_imports_torch(tiny_run, tmp_path):
+    code = (
+        "import sys; from engine.cli import main;"
+        f"rc = main(['generate', {str(tiny_run.photo)!r}, '-o', {str(tmp_path / 'x.mid')!r}, '--bars', '2', '--model-dir', {str(tiny_run.onnx)!r}]);"
+        "assert rc == 0, rc; assert 'torch' not in sys.modules, 'torch was imported'; print('ok')"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-1500:]
+
+
+@pytest.mark.parametrize("damage,match", [
+    (lambda d: (d / "decoder_step.onnx").unlink(), "model file missing"),
+    (lambda d: (d / "synesthete.json").unlink(), "sidecar missing"),
+    (lambda d: (d / "synesthete.json").write_text("{not json"), "sidecar is corrupt"),
+    (lambda d: (d / "image_encoder.onnx").write_bytes((d / "image_encoder.onnx").read_bytes()[:1000]), "truncated or replaced"),
+    (lambda d: _flip_byte(d / "decoder_step.onnx"), "checksum differs"),
+    (lambda d: _edit_sidecar(d, model_version=99), "model version 99 is not supported"),
+    (lambda d: _edit_sidecar(d, vocab=["PAD_None"]), "vocabulary differs"),
+])
+def test_broken_model_files_give_one_clear_error(tiny_run, tmp_path, damage, match):
+    d = tmp_path / "m"
+    shutil.copytree(tiny_run.onnx, d)
+    damage(d)
+    with pytest.raises(ModelError, match=match) as e:
+        Runtime.load(d)
+    assert "\n" not in str(e.value)
+
+
+def _flip_byte(p):
+    b = bytearray(p.read_bytes())
+    b[len(b) // 2] ^= 0xFF
+    p.write_bytes(bytes(b))
+
+
+def _edit_sidecar(d, **kw):
+    p = d / "synesthete.json"
+    side = json.loads(p.read_text())
+    side.update(kw)
+    p.write_text(json.dumps(side))
