@@ -408,8 +408,8 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def open_path(self, path: str | Path) -> None:
-        p = Path(path)
-        self._last_dir = str(p.parent)
+        p = Path(path).expanduser()
+        self._last_dir = str(p.resolve().parent)
         self._request_image(ImageSource(label=p.name or str(p), path=p))
 
     def paste(self) -> None:

@@ -58,7 +58,7 @@ QProgressBar {{
     background: {PANEL_HI.name()}; border: 1px solid {GRID.name()}; border-radius: 4px;
     text-align: center; min-height: 16px;
 }}
-QProgressBar::chunk {{ background: #2f6fb0; border-radius: 3px; }}
+QProgressBar::chunk {{ background: #2b5a86; border-radius: 3px; }}
 QStatusBar {{ color: {TEXT_DIM.name()}; }}
 QLabel#error {{
     color: {ERROR.name()}; background: #3a2326; border: 1px solid #6b3338; border-radius: 4px; padding: 6px;

@@ -143,6 +143,8 @@ def build_config(args) -> TrainConfig:
         c.va_loss_weight = 0.0
     if args.max_steps:
         c.max_steps = args.max_steps
+    if getattr(args, "ckpt_every", None):
+        c.ckpt_every = args.ckpt_every
     if args.batch_size:
         c.batch_size = args.batch_size
     if args.seed is not None:
@@ -218,6 +220,10 @@ def train(args) -> int:
         opt.load_state_dict(state["optimizer"])
         epoch, step_in_epoch, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
         torch.set_rng_state(state["torch_rng"])
+        steps_log = out / "steps.jsonl"
+        if master and steps_log.exists():  # drop steps after the checkpoint: they are redone now
+            keep = [ln for ln in steps_log.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= global_step]
+            steps_log.write_text("".join(ln + "\n" for ln in keep))
     raw = model
     if ddp:
         model = torch.nn.parallel.DistributedDataParallel(model)
@@ -269,6 +275,8 @@ def train(args) -> int:
             opt.step()
             step_in_epoch += 1
             global_step += 1
+            if getattr(args, "step_delay", 0.0):
+                time.sleep(args.step_delay)
             sums["ce"] += out_l["ce"].item()
             sums["image_va"] += out_l["image_va"].item()
             sums["va"] += out_l["va"].item() if "va" in out_l else 0.0

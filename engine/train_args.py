@@ -23,3 +23,5 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--estimator", default="runs/va_estimator.pt", help="training-time VA estimator for the VA loss")
     ap.add_argument("--max-steps", type=int, default=0)
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default 50)")
+    ap.add_argument("--step-delay", type=float, default=0.0, help=argparse.SUPPRESS)  # fault tests: widen the kill window
