@@ -3,8 +3,10 @@
     python export_onnx.py --checkpoint runs/main/ckpt.pt --out engine/models
 
 Writes ``image_encoder.onnx`` (image (1,3,S,S) → memory (1,M,d), image VA (1,2); the
-backbone included), ``decoder_step.onnx`` (one token with an explicit KV cache: token (1,1),
-pos (1,), memory, va, past_k, past_v (L,1,H,T,hs) → logits (1,V), new_k, new_v with T+1),
+backbone included), ``decoder_prep.onnx`` (memory, conditioning VA → VA embedding and every
+layer's cross-attention K/V: computed once per piece), ``decoder_step.onnx`` (one token with
+an explicit KV cache: token (1,1), pos (1,), va_emb, cross_k, cross_v, past_k, past_v
+(L,1,H,T,hs) → logits (1,V), new_k, new_v with T+1),
 and ``synesthete.json`` (vocabulary, grid, block size, preprocessing, model version, hash of
 the training data list, file sizes and SHA-256, export settings).
 
@@ -23,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2  # 2: the per-piece cross-attention K/V moved to decoder_prep.onnx
 OPSET = 17
 
 
@@ -60,34 +62,44 @@ def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 2
         def forward(self, image):
             return self.enc(self.backbone(image))
 
+    class Prep(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dec = model.decoder
+
+        def forward(self, memory, va):
+            return self.dec.prepare(memory, va)
+
     class Step(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.dec = model.decoder
 
-        def forward(self, token, pos, memory, va, past_k, past_v):
-            return self.dec.step(token, pos, memory, va, past_k, past_v)
+        def forward(self, token, pos, va_emb, cross_k, cross_v, past_k, past_v):
+            return self.dec.step(token, pos, va_emb, cross_k, cross_v, past_k, past_v)
 
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
-    enc, step = Encoder().eval(), Step().eval()
+    enc, prep, step = Encoder().eval(), Prep().eval(), Step().eval()
     x = torch.randn(1, 3, spec.size, spec.size)
     tmpdir = Path(tempfile.mkdtemp(prefix="synesthete-export-", dir=outdir))
-    enc_p, step_p = tmpdir / "image_encoder.onnx", tmpdir / "decoder_step.onnx"
+    enc_p, prep_p, step_p = tmpdir / "image_encoder.onnx", tmpdir / "decoder_prep.onnx", tmpdir / "decoder_step.onnx"
     t0 = time.time()
     with torch.no_grad():
         torch.onnx.export(enc, (x,), str(enc_p), input_names=["image"], output_names=["memory", "va"], opset_version=OPSET, dynamo=False)
         memory, va = enc(x)
+        torch.onnx.export(prep, (memory, va), str(prep_p), input_names=["memory", "va"], output_names=["va_emb", "cross_k", "cross_v"], opset_version=OPSET, dynamo=False)
+        va_emb, ck, cv = prep(memory, va)
         L, H, hs = c.n_dec_layers, c.n_heads, c.d_model // c.n_heads
         pk = torch.zeros(L, 1, H, 3, hs)
         torch.onnx.export(
-            step, (torch.tensor([[5]]), torch.tensor([3]), memory, va, pk, pk.clone()), str(step_p),
-            input_names=["token", "pos", "memory", "va", "past_k", "past_v"], output_names=["logits", "new_k", "new_v"],
+            step, (torch.tensor([[5]]), torch.tensor([3]), va_emb, ck, cv, pk, pk.clone()), str(step_p),
+            input_names=["token", "pos", "va_emb", "cross_k", "cross_v", "past_k", "past_v"], output_names=["logits", "new_k", "new_v"],
             dynamic_axes={"past_k": {3: "past"}, "past_v": {3: "past"}, "new_k": {3: "total"}, "new_v": {3: "total"}},
             opset_version=OPSET, dynamo=False,
         )
     export_s = time.time() - t0
-    parity = check_parity(model, backbone, enc_p, step_p, spec, image, rollout)
+    parity = check_parity(model, backbone, enc_p, prep_p, step_p, spec, image, rollout)
     sidecar = {
         "format": "synesthete-onnx", "model_version": MODEL_VERSION,
         "vocab": T.VOCAB, "grid": {"steps_per_beat": T.STEPS_PER_BEAT, "beats_per_bar": T.BEATS_PER_BAR},
@@ -105,7 +117,7 @@ def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 2
             f.unlink()
         tmpdir.rmdir()
         return {"ok": False, **parity}
-    for f in (enc_p, step_p):
+    for f in (enc_p, prep_p, step_p):
         sidecar["files"][f.name] = {"bytes": f.stat().st_size, "sha256": sha256(f)}
         os.replace(f, outdir / f.name)
     tmpdir.rmdir()
@@ -116,7 +128,7 @@ def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 2
     return {"ok": True, **parity, "out": str(outdir)}
 
 
-def check_parity(model, backbone, enc_p, step_p, spec, image, rollout) -> dict:
+def check_parity(model, backbone, enc_p, prep_p, step_p, spec, image, rollout) -> dict:
     import numpy as np
     import onnxruntime as ort
     import torch
@@ -134,13 +146,14 @@ def check_parity(model, backbone, enc_p, step_p, spec, image, rollout) -> dict:
     so.log_severity_level = 3
     enc = ort.InferenceSession(str(enc_p), so, providers=["CPUExecutionProvider"])
     dec = ort.InferenceSession(str(step_p), so, providers=["CPUExecutionProvider"])
+    prep = ort.InferenceSession(str(prep_p), so, providers=["CPUExecutionProvider"])
     mem_o, va_o = enc.run(None, {"image": x})
     with torch.no_grad():
         mem_t, va_t = model.encoder(backbone(torch.from_numpy(x)))
     va_diff = float(np.abs(va_o - va_t.numpy()).max())
     settings = SamplingSettings(bars=10**6, temperature=0.0, seed=0)  # rollout length decides, not bars
     ts = TorchStepper(model, mem_t, va_t)
-    os_ = OrtStepper(dec, mem_o, va_o, model.config)
+    os_ = OrtStepper(prep, dec, mem_o, va_o, model.config)
     # The same rollout through both: compare the logits at every step, and the greedy tokens.
     worst, toks_t, toks_o = 0.0, [], []
 

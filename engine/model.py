@@ -123,13 +123,14 @@ class DecoderLayer(nn.Module):
         x = x + self.cross_attn(self.ln2(x), memory)
         return x + self.mlp(self.ln3(x))
 
-    def step(self, x, memory, past_k, past_v):
-        """One new position. x (B, 1, d); past_k/v (B, nh, T, hs) → output and the grown cache."""
+    def step(self, x, cross_k, cross_v, past_k, past_v):
+        """One new position. x (B, 1, d); past_k/v (B, nh, T, hs); cross_k/v precomputed from
+        the memory (see MusicDecoder.prepare) → output and the grown self-attention cache."""
         h = self.ln1(x)
         k, v = self.self_attn.project_kv(h)
         k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
         x = x + self.self_attn.attend(h, k, v, causal=False)  # the cache holds only the past
-        x = x + self.cross_attn(self.ln2(x), memory)
+        x = x + self.cross_attn.attend(self.ln2(x), cross_k, cross_v, causal=False)
         return x + self.mlp(self.ln3(x)), k, v
 
 
@@ -181,14 +182,21 @@ class MusicDecoder(nn.Module):
             x = layer(x, mem)
         return self.head(self.ln(x))
 
-    def step(self, token, pos, memory, va, past_k, past_v):
+    def prepare(self, memory, va):
+        """What stays fixed while one piece is generated: the VA embedding and every layer's
+        cross-attention keys/values over [VA token, image memory] — computed once, not per token.
+        → va_emb (B, d), cross_k/v (L, B, nh, M+1, hs)."""
+        mem, v = self.memory_with_va(memory, va)
+        kv = [layer.cross_attn.project_kv(mem) for layer in self.layers]
+        return v, torch.stack([k for k, _ in kv]), torch.stack([vv for _, vv in kv])
+
+    def step(self, token, pos, va_emb, cross_k, cross_v, past_k, past_v):
         """KV-cached step: token (B, 1), pos (1,) int64, past_k/v (L, B, nh, T, hs) →
         logits (B, V), new_k, new_v (L, B, nh, T+1, hs)."""
-        mem, v = self.memory_with_va(memory, va)
-        x = self.tok(token) + self.pos(pos)[None] + v[:, None, :]
+        x = self.tok(token) + self.pos(pos)[None] + va_emb[:, None, :]
         ks, vs = [], []
         for i, layer in enumerate(self.layers):
-            x, k, vv = layer.step(x, mem, past_k[i], past_v[i])
+            x, k, vv = layer.step(x, cross_k[i], cross_v[i], past_k[i], past_v[i])
             ks.append(k)
             vs.append(vv)
         return self.head(self.ln(x))[:, -1], torch.stack(ks), torch.stack(vs)

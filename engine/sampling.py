@@ -38,22 +38,26 @@ class SamplingSettings:
 
 
 def choose(logits: np.ndarray, mask: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
-    """One token from masked logits: greedy at temperature 0, else nucleus sampling."""
-    logits = np.where(mask, logits.astype(np.float64), -np.inf)
-    if temperature <= 0:
-        return int(np.argmax(logits))
-    z = logits / temperature
-    z = z - z[mask].max()
+    """One token from masked logits: greedy at temperature 0, else nucleus sampling.
+
+    Works on the allowed tokens only (often a handful: after a Pitch only the 8 velocities),
+    and draws by inverting the cumulative distribution with one uniform number.
+    """
+    idx = np.flatnonzero(mask)
+    z = logits[idx].astype(np.float64)
+    if temperature <= 0 or len(idx) == 1:
+        return int(idx[int(np.argmax(z))])
+    z = (z - z.max()) / temperature
     p = np.exp(z)
     p /= p.sum()
     if top_p < 1.0:
         order = np.argsort(-p, kind="stable")
         cum = np.cumsum(p[order])
         keep = order[: int(np.searchsorted(cum, top_p) + 1)]
-        q = np.zeros_like(p)
-        q[keep] = p[keep]
-        p = q / q.sum()
-    return int(rng.choice(len(p), p=p))
+        idx, p = idx[keep], p[keep]
+    cum = np.cumsum(p)
+    j = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
+    return int(idx[min(j, len(idx) - 1)])
 
 
 class TokenStream:

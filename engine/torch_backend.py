@@ -43,6 +43,9 @@ class TorchStepper:
 
     def reset(self) -> None:
         self.cache = None if self.lstm else self.model.decoder.empty_cache()
+        if not self.lstm and not hasattr(self, "fixed"):
+            with torch.no_grad():
+                self.fixed = self.model.decoder.prepare(self.memory, self.va)
 
     @torch.no_grad()
     def step(self, token: int, pos: int) -> np.ndarray:
@@ -50,7 +53,7 @@ class TorchStepper:
         if self.lstm:
             logits, self.cache = self.model.decoder.step(tok, self.cache, self.memory, self.va)
         else:
-            logits, k, v = self.model.decoder.step(tok, torch.tensor([pos]), self.memory, self.va, *self.cache)
+            logits, k, v = self.model.decoder.step(tok, torch.tensor([pos]), *self.fixed, *self.cache)
             self.cache = (k, v)
         return logits[0].numpy()
 

@@ -40,8 +40,9 @@ def test_kv_cache_steps_match_the_full_forward():
         memory, _ = m.encoder(fmap)
         full = m.decoder(toks, memory, va)
         k, v = m.decoder.empty_cache()
+        fixed = m.decoder.prepare(memory, va)
         for i in range(toks.shape[1]):
-            step, k, v = m.decoder.step(toks[:, i:i + 1], torch.tensor([i]), memory, va, k, v)
+            step, k, v = m.decoder.step(toks[:, i:i + 1], torch.tensor([i]), *fixed, k, v)
             assert torch.allclose(step, full[:, i], atol=1e-5)
 
 

@@ -14,8 +14,8 @@ from engine.tokens import token_error_rate
 def test_export_passes_its_parity_check_and_describes_itself(tiny_run):
     assert tiny_run.export["tokens_equal"] and tiny_run.export["va_max_abs_diff"] < 1e-3
     side = json.loads((tiny_run.onnx / "synesthete.json").read_text())
-    assert side["model_version"] == 1 and side["block_size"] == 128
-    assert set(side["files"]) == {"image_encoder.onnx", "decoder_step.onnx"}
+    assert side["model_version"] == 2 and side["block_size"] == 128
+    assert set(side["files"]) == {"image_encoder.onnx", "decoder_prep.onnx", "decoder_step.onnx"}
     assert side["training"]["data_hash"] and side["grid"] == {"steps_per_beat": 4, "beats_per_bar": 4}
 
 
