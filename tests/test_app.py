@@ -293,6 +293,13 @@ def choose_sink(w: MainWindow, sink: Sink) -> None:
 
 @pytest.fixture
 def sink(jack_server):
+    from engine.ports import jack_running
+
+    # The engine caches "no JACK" for a second; earlier tests may have asked just before
+    # the fixture's server started.
+    deadline = time.monotonic() + 3
+    while not jack_running() and time.monotonic() < deadline:
+        time.sleep(0.1)
     s = Sink()
     yield s
     s.close()
