@@ -130,7 +130,8 @@ _filter = _StderrFilter()
 
 @contextlib.contextmanager
 def _jack_quiet(api: int):
-    if api != _rtmidi().API_UNIX_JACK:
+    # libjack and alsa-lib both print multi-line diagnostics straight to fd 2
+    if api not in (_rtmidi().API_UNIX_JACK, _rtmidi().API_LINUX_ALSA):
         yield
         return
     _filter.acquire()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.runtime import GenerationSettings, ModelError, Runtime
-from engine.tokens import token_error_rate
+from engine.tokens import BAR, token_error_rate
 
 
 def test_export_passes_its_parity_check_and_describes_itself(tiny_run):
@@ -97,3 +97,14 @@ def _edit_sidecar(d, **kw):
     side = json.loads(p.read_text())
     side.update(kw)
     p.write_text(json.dumps(side))
+
+
+def test_pieces_longer_than_the_context_window_slide_and_stay_valid(tiny_run):
+    """The tiny model's window is 128 tokens; 24 bars need several slides."""
+    rt = Runtime.load(tiny_run.onnx)
+    rt.image_va(tiny_run.photo)
+    toks: list[int] = []
+    notes = list(rt.generate(GenerationSettings(bars=24, seed=2), tokens_out=toks))
+    assert len(toks) > 2 * 128
+    assert token_error_rate(toks) == 0.0 and toks.count(BAR) == 24
+    assert max(n.end for n in notes) <= 24 * 4
