@@ -167,6 +167,7 @@ def cmd_music_va(args) -> int:
 
 
 def cmd_data(args) -> int:
+    _needs_train_extra()
     from .data_report import report
 
     try:
@@ -177,7 +178,16 @@ def cmd_data(args) -> int:
     return 0
 
 
+def _needs_train_extra():
+    import importlib.util
+
+    missing = [m for m in ("torch", "librosa", "muspy") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"this command needs the [train] extra ({', '.join(missing)} missing): pip install -e '.[train]'")
+
+
 def cmd_train(args) -> int:
+    _needs_train_extra()
     from .train import train
 
     try:
@@ -187,6 +197,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    _needs_train_extra()
     from .evaluate import run
 
     return run(args)

@@ -41,12 +41,13 @@ def add_parsers(subparsers) -> None:
                        help="name of the virtual output port to create (default: Synesthete)")
     where.add_argument("--connect", metavar="SUBSTRING",
                        help="send to an existing output port whose name contains SUBSTRING")
-    s.add_argument("--bars", type=int, default=8, metavar="N", help="bars per piece (default: 8)")
-    s.add_argument("--tempo", type=float, default=120.0, metavar="BPM",
-                   help="tempo in BPM, 20..300 (default: 120; with --sync the DAW's clock wins)")
+    s.add_argument("--bars", type=int, default=8, metavar="N", help="bars per piece, 1..64 (default: 8)")
+    s.add_argument("--tempo", type=float, default=None, metavar="BPM",
+                   help="tempo in BPM, 20..300 (default: from the target arousal, 72..144; with --sync the DAW's clock wins)")
+    s.add_argument("--key", default="auto", help="auto (C major / A minor from valence), or e.g. D, F#, Bbm, Am")
     s.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default: 0)")
     s.add_argument("--temperature", type=float, default=1.0, metavar="T",
-                   help="sampling temperature > 0 (default: 1.0)")
+                   help="0 = greedy, 1 = as trained (default), up to 5")
     s.add_argument("--valence", type=float, metavar="V", help="override valence, -1..1 (with --arousal)")
     s.add_argument("--arousal", type=float, metavar="A", help="override arousal, -1..1 (with --valence)")
     s.add_argument("--also-write", metavar="OUT.mid", help="also save exactly what was played")
@@ -94,12 +95,12 @@ def _validate(args) -> None:
         v = getattr(args, name)
         if v is not None and not (-1.0 <= v <= 1.0):
             raise UsageError(f"--{name} must be in [-1, 1] (received {v})")
-    if not (MIN_TEMPO <= args.tempo <= MAX_TEMPO):
+    if args.tempo is not None and not (MIN_TEMPO <= args.tempo <= MAX_TEMPO):
         raise UsageError(f"--tempo must be in {MIN_TEMPO:g}..{MAX_TEMPO:g} BPM (received {args.tempo:g})")
-    if args.bars < 1:
-        raise UsageError(f"--bars must be at least 1 (received {args.bars})")
-    if not args.temperature > 0:
-        raise UsageError(f"--temperature must be > 0 (received {args.temperature})")
+    if not (1 <= args.bars <= 64):
+        raise UsageError(f"--bars must be in 1..64 (received {args.bars})")
+    if not (0 <= args.temperature <= 5):
+        raise UsageError(f"--temperature must be in 0..5 (received {args.temperature})")
     if args.also_write:
         out = Path(args.also_write)
         if out.is_dir() or not out.parent.is_dir():
@@ -130,8 +131,15 @@ def cmd_stream(args) -> int:
         except (OSError, ValueError) as err:
             raise UsageError(f"{args.image}: {str(err).splitlines()[0]}") from None
         va = VA(args.valence, args.arousal) if args.valence is not None else image_va
-        settings = GenerationSettings(bars=args.bars, tempo=args.tempo, seed=args.seed,
-                                      temperature=args.temperature)
+        if args.tempo is None:
+            from .cli import default_tempo
+
+            args.tempo = default_tempo(va.arousal)
+        try:
+            settings = GenerationSettings(bars=args.bars, tempo=args.tempo, seed=args.seed,
+                                          temperature=args.temperature, key=args.key)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
         pieces = [0]
 
         def next_piece(next_va):
@@ -153,7 +161,7 @@ def cmd_stream(args) -> int:
                         piece_beats=4.0 * args.bars, also_write=args.also_write,
                         write_settings={"image": str(args.image), "bars": args.bars,
                                         "tempo": args.tempo, "seed": args.seed,
-                                        "temperature": args.temperature, **va.as_dict()},
+                                        "temperature": args.temperature, "key": args.key, **va.as_dict()},
                         handle_signals=True, on_piece=on_piece)
     except PortError as err:
         return _fail(str(err))

@@ -93,6 +93,9 @@ class Judge:
         return np.clip(z @ self.coef + self.intercept, -1.0, 1.0)
 
     def predict(self, notes: list[NoteEvent]) -> tuple[float, float]:
+        """(valence, arousal) of a piece; silence is judged neutral (0, 0)."""
+        if not notes:
+            return 0.0, 0.0
         v, a = self.predict_features(features_of_notes(notes))
         return float(v), float(a)
 
