@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data")
     e.add_argument("--runs", default="runs")
     e.add_argument("--out", default="docs/RESULTS.md")
-    e.add_argument("--samples", type=int, default=64, help="test images to generate for (default 64)")
+    e.add_argument("--samples", type=int, default=0, help="test images to generate for (default 0 = all)")
     e.add_argument("--bars", type=int, default=8)
     e.set_defaults(func=cmd_evaluate)
 

@@ -30,15 +30,20 @@ def test_density_and_spearman():
 
 def test_evaluate_writes_results_and_reuses_its_cache(tiny_run, tmp_path, monkeypatch):
     from engine.evaluate import run
+    from engine.train import main as train_main
+    from model_fixture import TINY
 
     runs = tmp_path / "runs"
     shutil.copytree(tiny_run.run, runs / "main")
     monkeypatch.setenv("SYNESTHETE_CACHE", str(tiny_run.root / "cache"))
+    assert train_main(["--data", str(tiny_run.data), "--out", str(runs / "lstm"), "--epochs", "1", "--decoder", "lstm", "--no-va-loss", *TINY]) == 0
     args = argparse.Namespace(data=str(tiny_run.data), runs=str(runs), out=str(tmp_path / "docs" / "RESULTS.md"), samples=2, bars=2)
     (tmp_path / "docs").mkdir()
     assert run(args) == 0
     text = (tmp_path / "docs" / "RESULTS.md").read_text()
     assert "| real test MIDI (reference) |" in text and "shipped |" in text and "0.7818" in text
+    assert "| LSTM baseline |" in text
+    assert "| main | " in text and "| 0.0000 |" in text  # sampled tokens: zero grammar errors
     assert (runs / "main" / "eval.json").exists()
     before = (runs / "main" / "eval.json").stat().st_mtime_ns
     assert run(args) == 0

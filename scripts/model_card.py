@@ -1,0 +1,89 @@
+"""Write engine/models/MODEL_CARD.md from the shipped model's own records.
+
+    python scripts/model_card.py [--run runs/main]
+
+Every number comes from a file the code wrote: the ONNX sidecar (export, parity, training
+config), the run's metrics.jsonl, its eval.json (written by ``synesthete evaluate``) and the
+judge's own test report. Nothing is typed in.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "engine" / "models"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", default=str(ROOT / "runs" / "main"))
+    a = ap.parse_args()
+    run = Path(a.run)
+    side = json.loads((MODELS / "synesthete.json").read_text())
+    judge = json.loads((MODELS / "judge.json").read_text())["info"]
+    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    ev = json.loads((run / "eval.json").read_text())["result"] if (run / "eval.json").exists() else None
+    ref = None
+    tr = side["training"]
+    tc = tr["train_config"]
+    mc = side["model_config"]
+    files = side["files"]
+    total = sum(f["bytes"] for f in files.values()) + (MODELS / "judge.json").stat().st_size
+    L = ["# Model card: Synesthete image → emotion → piano MIDI", ""]
+    L += ["## What it is", "",
+          f"The CNN-Transformer of Kundu et al. (2024), as built in `engine/model.py`: a frozen {mc['backbone']} "
+          f"backbone ({mc['feat_tokens']} feature-map tokens of {mc['feat_channels']} channels) → projection → "
+          f"{mc['n_enc_layers']} Transformer encoder layer(s), d_model {mc['d_model']} → image memory and an image-VA head; "
+          f"a music decoder of {mc['n_dec_layers']} Transformer layers (self-attention, cross-attention over the memory plus a VA token, "
+          f"{mc['n_heads']} heads, feed-forward {mc['d_ff']}), block size {mc['block_size']} tokens, tied output embedding, "
+          f"over the {len(side['vocab'])}-token REMI-style vocabulary of `engine/tokens.py`.", "",
+          "Files (ONNX, fp32, parity-checked against PyTorch at export):", "",
+          "| file | bytes | sha256 |", "|---|---|---|"]
+    for name, f in files.items():
+        L.append(f"| `{name}` | {f['bytes']:,} | `{f['sha256'][:16]}…` |")
+    L.append(f"| `judge.json` (the music-VA judge, numpy) | {(MODELS / 'judge.json').stat().st_size:,} | – |")
+    L += ["", f"Total committed model files: {total / 1e6:.1f} MB (budget 25 MB).", ""]
+    p = side["export"]["parity"]
+    L += [f"Export parity ({side['export']['torch']}, opset {side['export']['opset']}): image VA max |Δ| {p['va_max_abs_diff']:.1e}, "
+          f"logits max |Δ| {p['logits_max_abs_diff']:.1e} over a {p['rollout_tokens']}-token greedy rollout, tokens equal: {p['tokens_equal']}.", ""]
+    L += ["## Training", "",
+          f"- Data: image–MIDI pairs made by capacity-limited VA matching (`engine/pairing.py`) — {tr['pairs']} train pairs; "
+          f"training-data hash `{tr['data_hash']}` (over the pair list).",
+          "- Images: OASIS (research use; includes disturbing content) and Emotion6 (**academic research only**). "
+          "MIDI: EMOPIA (CC BY 4.0, attribution: Hung et al., ISMIR 2021) and VGMIDI (no licence; research with citation: Ferreira & Whitehead, ISMIR 2019). "
+          "The weights inherit these terms: research and personal use, not for redistribution as a commercial product.",
+          f"- Preset `{tc['preset']}`: {tc['optimizer']} lr {tc['lr']} ({tc['schedule']}, warm-up {tc['warmup_steps']} steps, min {tc['min_lr']}), "
+          f"batch {tc['batch_size']}, {tc['epochs']} epochs ({tr['global_step']} steps), weight decay {tc['weight_decay']}, "
+          f"VA-loss weight {tc['va_loss_weight']}, conditioning-VA noise σ {tc['va_noise']}, seed {tc['seed']}; torch {tr['torch']}, 2 CPU cores.",
+          f"- Wall time: {sum(m['seconds'] for m in metrics) / 60:.0f} minutes of training (features cached beforehand).", "",
+          "| epoch | train token CE | train VA loss | train image-VA L1 | val token CE | val image-VA L1 | seconds |", "|---|---|---|---|---|---|---|"]
+    for m in metrics:
+        L.append(f"| {m['epoch']} | {m['train_ce']:.3f} | {m['train_va_loss']:.3f} | {m['train_image_va_l1']:.3f} | {m['val_ce']:.3f} | {m['val_image_va_l1']:.3f} | {m['seconds']:.0f} |")
+    if ev:
+        L += ["", "## Results on the test split (from `synesthete evaluate`; the full tables are in docs/RESULTS.md)", "",
+              f"- {ev['n']} pieces of 8 bars, one per test image, unranked, conditioned on the image's labelled VA.",
+              f"- Judge VA MAE to the target {ev['va_mae']:.3f} vs {ev['va_mae_shuffled']:.3f} with shuffled targets; quadrant accuracy {ev['quadrant_acc']:.3f}.",
+              f"- Spearman ρ: target arousal vs note density {ev['spearman_arousal_density']:.3f}, vs velocity {ev['spearman_arousal_velocity']:.3f}; "
+              f"target valence vs major-key clarity {ev['spearman_valence_major']:.3f}.",
+              f"- MusPy: polyphony rate {ev['polyphony_rate']:.3f}, pitch entropy {ev['pitch_entropy']:.3f}, pitch-class entropy {ev['pitch_class_entropy']:.3f}, "
+              f"groove consistency {ev['groove_consistency']:.4f} (16-step grid: {ev['groove_consistency_16']:.3f})."]
+    j = judge["test"]
+    L += ["", "## The judge (`judge.json`)", "",
+          f"Ridge regression (α = {judge['alpha']}) on 14 musical features, trained on {judge['trained_on']}. "
+          f"Test split: VA MAE {j['va_mae']:.3f} (mean baseline {judge['test_mean_baseline']['va_mae']:.3f}), "
+          f"4-quadrant accuracy {j['quadrant_acc']:.3f} (baseline {judge['test_mean_baseline']['quadrant_acc']:.3f}; "
+          f"EMOPIA's published classifier {judge['emopia_published_classifier']['quadrant_acc']} on its own split).", ""]
+    L += ["## Limits", "",
+          "- Image and music VA labels come from different, uncalibrated scales; pairs are matched by VA only, so the image's content "
+          "beyond its emotion does not shape the music.",
+          "- Piano only, 4/4 only, 16th-note grid; keys are normalised to C major / A minor in training and transposed after generation.",
+          "- Emotion fidelity is measured with an automatic judge, not listeners.", ""]
+    (MODELS / "MODEL_CARD.md").write_text("\n".join(L))
+    print(f"wrote {MODELS / 'MODEL_CARD.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
