@@ -127,3 +127,18 @@ def test_missing_model_is_one_clear_error(tmp_path):
 def test_help_states_the_bar_limit():
     r = run("generate", "--help")
     assert r.returncode == 0 and "1..64" in r.stdout
+
+
+def test_data_command_reports_counts_timing_tokens_and_pairing(tmp_path):
+    from fixtures import make_data_dir
+
+    d = make_data_dir(tmp_path / "data")
+    r = subprocess.run([sys.executable, "-m", "engine.cli", "data", "--data", str(d), "--json"], capture_output=True, text=True, timeout=120,
+                       cwd=REPO, env={**os.environ, "SYNESTHETE_CACHE": str(tmp_path / "cache")})
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["counts"]["oasis"] == {"train": 6, "val": 2, "test": 2}
+    assert obj["tokens"]["onset_pitch_exact"] == 1.0
+    tr = obj["pairing"]["train"]
+    assert tr["max_reuse"] <= 3 and tr["mean_distance"] < tr["random_distance"]
+    assert_one_line_error(run("data", "--data", tmp_path / "nowhere"))
