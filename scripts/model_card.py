@@ -75,6 +75,13 @@ def main() -> int:
           f"Test split: VA MAE {j['va_mae']:.3f} (mean baseline {judge['test_mean_baseline']['va_mae']:.3f}), "
           f"4-quadrant accuracy {j['quadrant_acc']:.3f} (baseline {judge['test_mean_baseline']['quadrant_acc']:.3f}; "
           f"EMOPIA's published classifier {judge['emopia_published_classifier']['quadrant_acc']} on its own split).", ""]
+    L += ["## Why this backbone", "",
+          "EfficientNet-Lite0 is the only one of the three offline backbones whose image encoder fits the 25 MB budget "
+          "for all committed model files: its ONNX encoder is 16.5 MB, while VGG16's conv layers alone are 59 MB and "
+          "InceptionV3 87 MB in fp32. The paper's backbones (VGG16, InceptionV3) are built and tested "
+          "(`engine/backbones.py`, `tests/test_model.py`) and their ablation runs are queued in `scripts/train_all.sh`; "
+          "docs/RESULTS.md shows which have been trained so far. If one of them proves clearly better at emotion fidelity, "
+          "a quantized export is the way to ship it.", ""]
     L += ["## Limits", "",
           "- Image and music VA labels come from different, uncalibrated scales; pairs are matched by VA only, so the image's content "
           "beyond its emotion does not shape the music.",
