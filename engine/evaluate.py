@@ -231,9 +231,11 @@ def render(results, wall, images, ref, judge, args, curves, seconds, muspy_v, to
         r = results[n]
         L.append(f"| {LABELS.get(n, 'real test MIDI (reference)' if n == 'reference' else n)} | " + " | ".join(fmt(r[k]) for k in METRICS) + f" | {r['notes_per_piece']:.0f} |")
     L.append(f"| paper (Kundu et al. 2024, reported) | {PAPER['polyphony_rate']} | {PAPER['pitch_entropy']} | – | {PAPER['groove_consistency']} | – | – | – |")
-    L += ["", "How comparable: the paper reports its numbers without the data, splits, piece length or MusPy grid; its groove "
-          "consistency of 0.9998 is what any grid-aligned output scores at MusPy's default resolution (see ours), which is why we add the "
-          "16-step grid. Compare each system to the reference row, not to the paper.", ""]
+    L += ["", "How comparable: the paper reports its numbers without its data, splits, piece length or MusPy settings, so "
+          "only the direction can be compared. Its groove consistency of 0.9998 means almost identical onset patterns from bar "
+          "to bar — more regular than the real test music here (reference row) — and its pitch entropy is below real piano music's. "
+          "We add the 16-step grid, where groove consistency separates systems more. Compare each system to the reference row: "
+          "closer is better.", ""]
     L += ["## Emotion fidelity (independent judge)", "",
           "The judge (`engine/judge.py`, ridge regression on musical features) is not the estimator the VA loss trains against "
           "(`engine/va_estimator.py`, a CNN over token embeddings). VA MAE to the conditioning target, the same against shuffled targets "
