@@ -247,7 +247,18 @@ def render(results, wall, images, ref, judge, args, curves, seconds, muspy_v, to
         if "va_mae" in r:
             L.append(f"| {LABELS.get(n, 'real test MIDI (judge on real music)' if n == 'reference' else n)} | {fmt(r['va_mae'], 3)} | {fmt(r['va_mae_shuffled'], 3)} | {fmt(r['quadrant_acc'], 3)} | "
                      f"{fmt(r['spearman_arousal_density'], 3)} | {fmt(r['spearman_arousal_velocity'], 3)} | {fmt(r['spearman_valence_major'], 3)} |")
-    L += ["", "The reference row scores the judge on real test music against its labels: the floor any generator can reach under this judge.", ""]
+    L += ["", "The reference row scores the judge on real test music against its labels (noisy, uncalibrated labels), "
+          "so a generator can score below it.", ""]
+    if "main" in results and "no_va_loss" in results:
+        a, b = results["main"], results["no_va_loss"]
+        L += [f"**VA loss vs none.** With the VA loss the judge's VA MAE is {a['va_mae']:.3f} against {b['va_mae']:.3f} without it; "
+              f"the gap to shuffled targets (how much the music follows *its* target) is {a['va_mae_shuffled'] - a['va_mae']:.3f} vs "
+              f"{b['va_mae_shuffled'] - b['va_mae']:.3f}, and quadrant accuracy {a['quadrant_acc']:.3f} vs {b['quadrant_acc']:.3f}. "
+              f"The price: validation token cross-entropy {a.get('val_ce', float('nan')):.3f} vs {b.get('val_ce', float('nan')):.3f}, "
+              f"and MusPy statistics further from the reference (pitch entropy {a['pitch_entropy']:.2f} and {b['pitch_entropy']:.2f} "
+              f"vs {results['reference']['pitch_entropy']:.2f} for real music). The VA-loss estimator and the judge are different models "
+              "on different inputs, but both can only hear correlates such as loudness, density and mode; listening tests would be "
+              "the stronger check.", ""]
     L += ["## Training", "", "| run | train minutes | final val token CE | val image-VA L1 | token error rate of samples | eval minutes |", "|---|---|---|---|---|---|"]
     for n in names:
         if n != "reference":
