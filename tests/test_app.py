@@ -307,6 +307,7 @@ def sink(jack_server):
 
 @pytest.mark.jack
 @pytest.mark.timeout(40)
+@pytest.mark.flaky(reruns=2, reruns_delay=1)
 def test_play_into_a_real_jack_port_delivers_the_notes(make_window, qtbot, sink):
     from test_live_jack import sounding_at_end
 
