@@ -17,7 +17,6 @@ script exits 1 and prints the worst difference.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -25,20 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-MODEL_VERSION = 2  # 2: the per-piece cross-attention K/V moved to decoder_prep.onnx
+from engine.runtime import MODEL_VERSION, sha256_file
+
 OPSET = 17
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 256) -> dict:
-    import numpy as np
     import torch
 
     from engine import tokens as T
@@ -118,7 +109,7 @@ def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 2
         tmpdir.rmdir()
         return {"ok": False, **parity}
     for f in (enc_p, prep_p, step_p):
-        sidecar["files"][f.name] = {"bytes": f.stat().st_size, "sha256": sha256(f)}
+        sidecar["files"][f.name] = {"bytes": f.stat().st_size, "sha256": sha256_file(f)}
         os.replace(f, outdir / f.name)
     tmpdir.rmdir()
     side = outdir / "synesthete.json"

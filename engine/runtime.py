@@ -25,12 +25,11 @@ import numpy as np
 from .events import VA, NoteEvent
 from .images import load_image, preprocess
 from .keys import key_name, resolve_key, transpose_from_reference
-from .sampling import SamplingSettings, TokenStream
+from .sampling import MAX_BARS, SamplingSettings, TokenStream
 
 log = logging.getLogger("synesthete")
 MODEL_DIR = Path(__file__).resolve().parent / "models"
-SUPPORTED_MODEL_VERSION = 2
-MAX_BARS = 64
+MODEL_VERSION = 2  # 2: the per-piece cross-attention K/V moved to decoder_prep.onnx
 
 
 class ModelError(RuntimeError):
@@ -73,7 +72,7 @@ class Piece:
         return self.settings.bars * 4 * 60.0 / self.settings.tempo
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -205,8 +204,8 @@ class Runtime:
             files = side["files"]
         except (ValueError, KeyError, TypeError):
             raise ModelError(f"{side_p}: model sidecar is corrupt") from None
-        if version != SUPPORTED_MODEL_VERSION:
-            raise ModelError(f"{side_p}: model version {version} is not supported by this Synesthete (needs {SUPPORTED_MODEL_VERSION}); re-export the model")
+        if version != MODEL_VERSION:
+            raise ModelError(f"{side_p}: model version {version} is not supported by this Synesthete (needs {MODEL_VERSION}); re-export the model")
         from . import tokens as T
 
         if side.get("vocab") != T.VOCAB:
@@ -218,7 +217,7 @@ class Runtime:
             meta = files.get(name, {})
             if f.stat().st_size != meta.get("bytes"):
                 raise ModelError(f"{f}: size {f.stat().st_size} differs from the sidecar's {meta.get('bytes')} (truncated or replaced file)")
-            if verify and _sha256(f) != meta.get("sha256"):
+            if verify and sha256_file(f) != meta.get("sha256"):
                 raise ModelError(f"{f}: checksum differs from the sidecar's (corrupt or replaced file)")
         enc, provider = make_session(d / "image_encoder.onnx", providers, threads)
         # One token step is ~100 tiny ops: a second thread costs more in hand-offs than it

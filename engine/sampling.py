@@ -18,6 +18,8 @@ import numpy as np
 from .events import NoteEvent
 from .tokens import BAR, BOS, EOS, MODE0, MODES, StreamingDecoder, allowed_mask
 
+MAX_BARS = 64  # the longest piece a request may ask for (the window slides, so this is a product limit)
+
 
 class Stepper(Protocol):
     block_size: int
