@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 from .errors import UsageError
-
-MAX_BARS = 64
+from .sampling import MAX_BARS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,20 +58,28 @@ def default_tempo(arousal: float) -> float:
     return float(round(108 + 36 * max(-1.0, min(1.0, arousal))))
 
 
-def settings_from(args, target_arousal: float):
-    from .runtime import GenerationSettings
-
+def check_generation_args(args) -> None:
+    """Range checks shared by ``generate`` and ``stream``: exit 2 with the flag's name.
+    (``--tempo`` may be None: it then follows the target arousal.)"""
     if not (1 <= args.bars <= MAX_BARS):
         raise UsageError(f"--bars must be in 1..{MAX_BARS} (received {args.bars})")
-    tempo = args.tempo if args.tempo is not None else default_tempo(target_arousal)
-    if not (math.isfinite(tempo) and 20 <= tempo <= 300):
+    if args.tempo is not None and not (math.isfinite(args.tempo) and 20 <= args.tempo <= 300):
         raise UsageError(f"--tempo must be in 20..300 BPM (received {args.tempo})")
     if not (math.isfinite(args.temperature) and 0 <= args.temperature <= 5):
         raise UsageError(f"--temperature must be in 0..5 (received {args.temperature})")
-    if not (0 < args.top_p <= 1):
-        raise UsageError(f"--top-p must be in (0, 1] (received {args.top_p})")
+    top_p = getattr(args, "top_p", 0.95)
+    if not (0 < top_p <= 1):
+        raise UsageError(f"--top-p must be in (0, 1] (received {top_p})")
+
+
+def settings_from(args, target_arousal: float):
+    from .runtime import GenerationSettings
+
+    check_generation_args(args)
+    tempo = args.tempo if args.tempo is not None else default_tempo(target_arousal)
     try:
-        return GenerationSettings(bars=args.bars, tempo=tempo, key=args.key, seed=args.seed, temperature=args.temperature, top_p=args.top_p)
+        return GenerationSettings(bars=args.bars, tempo=tempo, key=args.key, seed=args.seed, temperature=args.temperature,
+                                  top_p=getattr(args, "top_p", 0.95))
     except ValueError as e:
         raise UsageError(str(e)) from None
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from .errors import UsageError
 
-MIN_TEMPO, MAX_TEMPO = 20.0, 300.0
 
 
 def add_parsers(subparsers) -> None:
@@ -87,20 +86,12 @@ def cmd_ports(args) -> int:
 
 
 def _validate(args) -> None:
+    from .cli import check_generation_args, override_va
+
     if not Path(args.image).is_file():
         raise UsageError(f"{args.image}: no such image file")
-    if (args.valence is None) != (args.arousal is None):
-        raise UsageError("--valence and --arousal must be given together")
-    for name in ("valence", "arousal"):
-        v = getattr(args, name)
-        if v is not None and not (-1.0 <= v <= 1.0):
-            raise UsageError(f"--{name} must be in [-1, 1] (received {v})")
-    if args.tempo is not None and not (MIN_TEMPO <= args.tempo <= MAX_TEMPO):
-        raise UsageError(f"--tempo must be in {MIN_TEMPO:g}..{MAX_TEMPO:g} BPM (received {args.tempo:g})")
-    if not (1 <= args.bars <= 64):
-        raise UsageError(f"--bars must be in 1..64 (received {args.bars})")
-    if not (0 <= args.temperature <= 5):
-        raise UsageError(f"--temperature must be in 0..5 (received {args.temperature})")
+    override_va(args)
+    check_generation_args(args)
     if args.also_write:
         out = Path(args.also_write)
         if out.is_dir() or not out.parent.is_dir():
@@ -108,7 +99,6 @@ def _validate(args) -> None:
 
 
 def cmd_stream(args) -> int:
-    from .events import VA
     from .live import stream
     from .midi_in import MidiIn
     from .ports import PortError, PortNotFound, open_output
@@ -123,23 +113,17 @@ def cmd_stream(args) -> int:
                 midi_in = MidiIn(cc_valence=args.cc_valence, cc_arousal=args.cc_arousal, api=args.api)
         except PortNotFound as err:
             raise UsageError(str(err)) from None
-        from .runtime import GenerationSettings, Runtime  # late: loads onnxruntime
+        from .runtime import Runtime  # late: loads onnxruntime
 
         rt = Runtime.load()
         try:
             image_va = rt.image_va(args.image)
         except (OSError, ValueError) as err:
             raise UsageError(f"{args.image}: {str(err).splitlines()[0]}") from None
-        va = VA(args.valence, args.arousal) if args.valence is not None else image_va
-        if args.tempo is None:
-            from .cli import default_tempo
+        from .cli import override_va, settings_from
 
-            args.tempo = default_tempo(va.arousal)
-        try:
-            settings = GenerationSettings(bars=args.bars, tempo=args.tempo, seed=args.seed,
-                                          temperature=args.temperature, key=args.key)
-        except ValueError as err:
-            raise UsageError(str(err)) from None
+        va = override_va(args) or image_va
+        settings = settings_from(args, va.arousal)  # the default tempo follows the target arousal
         pieces = [0]
 
         def next_piece(next_va):
@@ -156,11 +140,11 @@ def cmd_stream(args) -> int:
             print(f"Playing on {where}; waiting for the DAW's Start on 'Synesthete In'...", file=sys.stderr)
         else:
             print(f"Playing on {where}. Ctrl-C stops.", file=sys.stderr)
-        result = stream(rt.generate(settings, va), port=port, tempo=args.tempo, sync=args.sync,
+        result = stream(rt.generate(settings, va), port=port, tempo=settings.tempo, sync=args.sync,
                         midi_in=midi_in, next_piece=next_piece if args.loop else None, va=va,
                         piece_beats=4.0 * args.bars, also_write=args.also_write,
                         write_settings={"image": str(args.image), "bars": args.bars,
-                                        "tempo": args.tempo, "seed": args.seed,
+                                        "tempo": settings.tempo, "seed": args.seed,
                                         "temperature": args.temperature, "key": args.key, **va.as_dict()},
                         handle_signals=True, on_piece=on_piece)
     except PortError as err:
