@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import numpy as np  # noqa: E402
 import rtmidi  # noqa: E402
@@ -36,6 +37,7 @@ import rtmidi  # noqa: E402
 from engine.events import NoteEvent  # noqa: E402
 from engine.live import LiveStream  # noqa: E402
 from engine.ports import _jack_quiet, jack_running, open_output  # noqa: E402
+from test_live_jack import Receiver  # noqa: E402  (the tests' polling JACK receiver, arrival times on our clock)
 
 RATE, PERIOD = 48000, 128
 
@@ -61,44 +63,6 @@ def start_jackd(realtime: bool = False) -> subprocess.Popen | None:
                 time.sleep(0.1)
     proc.kill()
     sys.exit("bench_stream: jackd did not start")
-
-
-class Receiver:
-    def __init__(self, source: str) -> None:
-        self.midi = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, "bench-rec")
-        idx = [i for i, p in enumerate(self.midi.get_ports()) if p.startswith(source + ":")][0]
-        self._driver = None
-        self._offset = float("inf")
-        self.raw: list[tuple[list[int], float]] = []
-        # Polled, not a callback: a Python callback runs in JACK's process thread and, waiting
-        # for the GIL, makes the client late enough for JACK to drop that cycle's MIDI.
-        self._stop = threading.Event()
-        self._poller = threading.Thread(target=self._poll, daemon=True)
-        self._poller.start()
-        self.midi.open_port(idx, "in")
-
-    def _poll(self):
-        while not self._stop.is_set():
-            event = self.midi.get_message()
-            if event is None:
-                time.sleep(0.0002)
-                continue
-            self._on(event, time.perf_counter())
-
-    def _on(self, event, now):
-        data, delta = event
-        self._driver = 0.0 if self._driver is None else self._driver + delta
-        self._offset = min(self._offset, now - self._driver)
-        self.raw.append((data, self._driver))
-
-    def note_ons(self) -> list[tuple[int, float]]:
-        return [(d[1], t + self._offset) for d, t in self.raw if d[0] & 0xF0 == 0x90 and d[2] > 0]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._poller.join(1)
-        self.midi.close_port()
-        self.midi.delete()
 
 
 def busy_model(bars: int, stop: threading.Event, ahead_s: float, tempo: float):
@@ -131,7 +95,7 @@ def run_one(tempo: float, bars: int) -> dict:
     name = f"SynBench{int(tempo)}"
     stop = threading.Event()
     with open_output(name, api="jack") as port:
-        rec = Receiver(name)
+        rec = Receiver(f"{name}:", client="bench-rec")
         try:
             time.sleep(0.1)
             live = LiveStream(busy_model(bars, stop, 0.3, tempo), port, tempo=tempo, lookahead=0.15).start()
@@ -145,7 +109,7 @@ def run_one(tempo: float, bars: int) -> dict:
     send = [1000 * s.error_s for s in ons]
     # Pair in order by pitch, so a message JACK dropped (an xrun on a loaded machine with a
     # non-realtime server) is counted as lost instead of shifting every later pairing.
-    got, arr, lost, j = rec.note_ons(), [], 0, 0
+    got, arr, lost, j = [(m.note, t) for m, t in rec.note_ons()], [], 0, 0
     for s in ons:
         k = next((k for k in range(j, min(j + 8, len(got))) if got[k][0] == s.pitch), None)
         if k is None:
