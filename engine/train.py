@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .dataset import data_dir, list_hash, read_images, read_midis
+from .dataset import data_dir, list_hash, read_images
 from .model import ModelConfig, Synesthete, losses
 from .pairing import make_pairs
 from .train_data import pad, piece_windows, usable_pieces
@@ -93,16 +93,20 @@ def atomic_save(obj, path: Path) -> None:
 class PairData:
     """Pairs of one split with everything a batch needs, already in memory."""
 
-    def __init__(self, root: Path, split: str, c: TrainConfig, features: np.ndarray, feat_index: dict[str, int]) -> None:
-        images = read_images(root)
-        pieces = usable_pieces(root)
-        by_path = {p.item.path: p for p in pieces}
-        pairs = make_pairs(images, [p.item for p in pieces], capacity=c.pair_capacity, per_image=c.pair_per_image, seed=c.seed)[split]
+    def __init__(self, pairs, pieces_by_path: dict, c: TrainConfig, features: np.ndarray, feat_index: dict[str, int]) -> None:
         self.pairs = pairs
-        self.windows = {path: piece_windows(by_path[path], c.model.block_size) for path in {pr.piece.path for pr in pairs}}
+        self.windows = {path: piece_windows(pieces_by_path[path], c.model.block_size) for path in {pr.piece.path for pr in pairs}}
         self.features = features
         self.feat_index = feat_index
         self.data_hash = list_hash([pr.image for pr in pairs] + [pr.piece for pr in pairs])
+
+    @classmethod
+    def splits(cls, root: Path, c: TrainConfig, features: np.ndarray, feat_index: dict[str, int], names=("train", "val")) -> dict:
+        """PairData per split, from one read of the data and one pairing of every split."""
+        pieces = usable_pieces(root)
+        pairs = make_pairs(read_images(root), [p.item for p in pieces], capacity=c.pair_capacity, per_image=c.pair_per_image, seed=c.seed)
+        by_path = {p.item.path: p for p in pieces}
+        return {name: cls(pairs[name], by_path, c, features, feat_index) for name in names}
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -199,8 +203,8 @@ def train(args) -> int:
     from .feature_cache import load_features
 
     features, index = load_features(c.model.backbone, root)
-    train_data = PairData(root, "train", c, features, index)
-    val_data = PairData(root, "val", c, features, index)
+    data = PairData.splits(root, c, features, index)
+    train_data, val_data = data["train"], data["val"]
     torch.manual_seed(c.seed + rank)
     model = Synesthete(c.model)
     estimator = None
