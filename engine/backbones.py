@@ -14,14 +14,12 @@ a path a user gives (``WEIGHTS.md``). Backbones are frozen in training (features
 from __future__ import annotations
 
 import importlib.util
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)

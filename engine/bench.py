@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from .runtime import MODEL_DIR, GenerationSettings, OrtStepper, Runtime
+from .runtime import GenerationSettings, OrtStepper, Runtime
 from .sampling import SamplingSettings, TokenStream
 
 REPO = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ import numpy as np
 
 from .dataset import data_dir, read_images
 from .events import NoteEvent, quadrant
-from .judge import Judge, features_of_notes
+from .judge import Judge
 from .keys import major_clarity
 from .metrics import mean_velocity, muspy_metrics, note_density, spearman
 

@@ -26,7 +26,7 @@ DAW's clock) picks the tempo at playback.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import numpy as np
 

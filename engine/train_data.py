@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dataset import Piece, data_dir, load_pieces, read_images, read_midis
+from .dataset import Piece, data_dir, load_pieces, read_midis
 from .keys import shift_to_reference
 from .tokens import PAD, STEPS_PER_BAR, GridNote, encode
 

@@ -18,7 +18,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

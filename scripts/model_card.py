@@ -25,7 +25,6 @@ def main() -> int:
     judge = json.loads((MODELS / "judge.json").read_text())["info"]
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
     ev = json.loads((run / "eval.json").read_text())["result"] if (run / "eval.json").exists() else None
-    ref = None
     tr = side["training"]
     tc = tr["train_config"]
     mc = side["model_config"]

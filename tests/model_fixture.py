@@ -3,7 +3,6 @@ estimator → a few training steps → ONNX export. Real code paths, miniature s
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest

@@ -8,7 +8,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from fixtures import make_midi, make_photo
+from fixtures import make_midi
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "coffee.jpg"
