@@ -45,14 +45,6 @@ def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 2
     # EfficientNet-Lite uses ReLU6 (exports as is); never call its set_swish(), which would
     # swap the trained activation for swish.
 
-    class Encoder(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.backbone, self.enc = backbone, model.encoder
-
-        def forward(self, image):
-            return self.enc(self.backbone(image))
-
     class Prep(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -71,14 +63,14 @@ def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 2
 
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
-    enc, prep, step = Encoder().eval(), Prep().eval(), Step().eval()
+    prep, step = Prep().eval(), Step().eval()
     x = torch.randn(1, 3, spec.size, spec.size)
     tmpdir = Path(tempfile.mkdtemp(prefix="synesthete-export-", dir=outdir))
     enc_p, prep_p, step_p = tmpdir / "image_encoder.onnx", tmpdir / "decoder_prep.onnx", tmpdir / "decoder_step.onnx"
     t0 = time.time()
     with torch.no_grad():
-        torch.onnx.export(enc, (x,), str(enc_p), input_names=["image"], output_names=["memory", "va"], opset_version=OPSET, dynamo=False)
-        memory, va = enc(x)
+        export_image_encoder(backbone, model.encoder, x, enc_p)
+        memory, va = model.encoder(backbone(x))
         torch.onnx.export(prep, (memory, va), str(prep_p), input_names=["memory", "va"], output_names=["va_emb", "cross_k", "cross_v"], opset_version=OPSET, dynamo=False)
         va_emb, ck, cv = prep(memory, va)
         L, H, hs = c.n_dec_layers, c.n_heads, c.d_model // c.n_heads
@@ -117,6 +109,41 @@ def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 2
     part.write_text(json.dumps(sidecar, indent=1))
     os.replace(part, side)
     return {"ok": True, **parity, "out": str(outdir)}
+
+
+def export_image_encoder(backbone, encoder, x, path: Path) -> None:
+    """image (1,3,S,S) → memory, va as one ONNX graph.
+
+    A plain backbone is traced together with the encoder. A TorchScript backbone (the FID
+    InceptionV3 ships as one) cannot be called inside a trace, so it is exported on its own
+    from its script graph, the encoder head is traced on its feature map, and the two graphs
+    are joined on that map with ``onnx.compose``.
+    """
+    import onnx
+    import onnx.compose
+    import torch
+
+    scripted = any(isinstance(m, torch.jit.ScriptModule) for m in backbone.modules())
+    if not scripted:
+        class Encoder(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone, self.enc = backbone, encoder
+
+            def forward(self, image):
+                return self.enc(self.backbone(image))
+
+        torch.onnx.export(Encoder().eval(), (x,), str(path), input_names=["image"], output_names=["memory", "va"], opset_version=OPSET, dynamo=False)
+        return
+    bb_p, head_p = path.with_name("backbone.part.onnx"), path.with_name("head.part.onnx")
+    torch.onnx.export(torch.jit.script(backbone), (x,), str(bb_p), input_names=["image"], output_names=["fmap"], opset_version=OPSET, dynamo=False)
+    torch.onnx.export(encoder, (backbone(x),), str(head_p), input_names=["fmap"], output_names=["memory", "va"], opset_version=OPSET, dynamo=False)
+    bb, head = onnx.load(str(bb_p)), onnx.load(str(head_p))
+    # both graphs name their nodes and weights independently; a prefix keeps them apart
+    head = onnx.compose.add_prefix(head, "head/", rename_inputs=False, rename_outputs=False)
+    onnx.save(onnx.compose.merge_models(bb, head, io_map=[("fmap", "fmap")]), str(path))
+    bb_p.unlink()
+    head_p.unlink()
 
 
 def check_parity(model, backbone, enc_p, prep_p, step_p, spec, image, rollout) -> dict:

@@ -108,3 +108,30 @@ def test_pieces_longer_than_the_context_window_slide_and_stay_valid(tiny_run):
     assert len(toks) > 2 * 128
     assert token_error_rate(toks) == 0.0 and toks.count(BAR) == 24
     assert max(n.end for n in notes) <= 24 * 4
+
+
+@pytest.mark.parametrize("backbone", ["vgg16", "inception_v3"])
+def test_the_papers_backbones_export_with_parity_too(backbone, tmp_path):
+    # efficientnet_lite0 is exported by the tiny_run fixture; the FID InceptionV3 is a
+    # TorchScript network and takes the two-graph export path
+    torch = pytest.importorskip("torch")
+    import export_onnx
+    from engine.backbones import SPECS, build_backbone
+    from engine.model import ModelConfig, Synesthete
+    from engine.train import atomic_save
+    from fixtures import make_photo
+
+    try:
+        build_backbone(backbone)
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    spec = SPECS[backbone]
+    torch.manual_seed(0)
+    c = ModelConfig(backbone=backbone, feat_channels=spec.channels, feat_tokens=spec.grid ** 2, d_model=32, d_ff=64, block_size=64)
+    atomic_save({"model": Synesthete(c).state_dict(), "model_config": c.to_dict(), "global_step": 0, "epoch": 0}, tmp_path / "ckpt.pt")
+    res = export_onnx.export(str(tmp_path / "ckpt.pt"), str(tmp_path / "onnx"), rollout=32)
+    assert res["ok"] and res["tokens_equal"] and res["va_max_abs_diff"] < 1e-3
+    rt = Runtime.load(tmp_path / "onnx")
+    notes = list(rt.generate(GenerationSettings(bars=2, seed=1), image=make_photo(tmp_path / "photo.jpg")))
+    assert all(0 <= n.start < 8 for n in notes)
+    assert rt.last_va() is not None
