@@ -35,6 +35,9 @@ LABELS = {
     "inception_v3": "InceptionV3 backbone", "layers1": "1 decoder layer", "layers6": "6 decoder layers",
     "paper": "paper preset (Adam 1e-5, 15 epochs)",
 }
+# bump when what is computed per run changes, so cached eval.json files are recomputed
+EVAL_VERSION = 2
+SIZE_BUDGET_MB = 25.0
 METRICS = ["polyphony_rate", "pitch_entropy", "pitch_class_entropy", "groove_consistency", "polyphony_rate_16", "groove_consistency_16"]
 
 
@@ -77,13 +80,19 @@ def summarize(pieces: list[list[NoteEvent]], targets: np.ndarray | None, judge: 
     return out
 
 
-def generate_run(run: Path, images, root: Path, bars: int, log) -> tuple[list[list[NoteEvent]], float]:
-    """One piece per image, and the token error rate over all the sampled tokens."""
+def generate_run(run: Path, images, root: Path, bars: int, log) -> dict:
+    """Two pieces per image and what the model reads from it.
+
+    ``label``: conditioned on the image's labelled VA (isolates the decoder). ``image``:
+    conditioned on the VA the model's own image head reads from the picture — the product's
+    default path, so it is where backbones differ. ``pred_va``: that read VA. ``ter``: token
+    error rate over every sampled token."""
+    from .events import VA
     from .tokens import token_error_rate
     from .torch_backend import load_checkpoint
 
     model, state = load_checkpoint(run / "ckpt.pt")
-    pieces = []
+    out: dict = {"label": [], "image": [], "pred_va": []}
     errors = []
     if model.config.decoder == "transformer":
         import export_onnx
@@ -98,12 +107,17 @@ def generate_run(run: Path, images, root: Path, bars: int, log) -> tuple[list[li
                 raise RuntimeError(f"{run}: ONNX parity failed: {res}")
         rt = Runtime.load(onnx_dir, verify=False)
         for k, im in enumerate(images):
-            from .events import VA
-
             s = GenerationSettings(bars=bars, seed=k, temperature=1.0, top_p=0.95)
-            toks: list[int] = []
-            pieces.append(list(rt.generate(s, VA(im.valence, im.arousal), image=root / im.path, tokens_out=toks)))
-            errors.append(token_error_rate(toks))
+            for cond in ("label", "image"):
+                toks: list[int] = []
+                if cond == "label":
+                    notes = list(rt.generate(s, VA(im.valence, im.arousal), image=root / im.path, tokens_out=toks))
+                    read = rt.last_va()  # the image was encoded just above
+                else:
+                    notes = list(rt.generate(s, read, tokens_out=toks))
+                out[cond].append(notes)
+                errors.append(token_error_rate(toks))
+            out["pred_va"].append([read.valence, read.arousal])
             log(f"  {run.name}: {k + 1}/{len(images)}")
     else:
         import torch
@@ -114,15 +128,19 @@ def generate_run(run: Path, images, root: Path, bars: int, log) -> tuple[list[li
 
         enc = TorchEncoder(model)
         for k, im in enumerate(images):
-            memory, _ = enc(root / im.path)
-            _, mode = resolve_key("auto", im.valence)
-            st = TorchStepper(model, memory, torch.tensor([[im.valence, im.arousal]], dtype=torch.float32))
-            stream = TokenStream(st, SamplingSettings(bars=bars, seed=k, temperature=1.0, top_p=0.95, mode=mode))
-            notes = [n for _, ns in stream for n in ns]
-            errors.append(token_error_rate(stream.tokens))
-            pieces.append([n if n.end <= bars * 4 else NoteEvent(n.pitch, n.velocity, n.start, bars * 4 - n.start) for n in notes])
+            memory, read = enc(root / im.path)
+            read = np.clip(np.asarray(read, dtype=np.float32).reshape(2), -1, 1)
+            for cond, va in (("label", np.array([im.valence, im.arousal], dtype=np.float32)), ("image", read)):
+                _, mode = resolve_key("auto", float(va[0]))
+                st = TorchStepper(model, memory, torch.tensor(va)[None])
+                stream = TokenStream(st, SamplingSettings(bars=bars, seed=k, temperature=1.0, top_p=0.95, mode=mode))
+                notes = [n for _, ns in stream for n in ns]
+                errors.append(token_error_rate(stream.tokens))
+                out[cond].append([n if n.end <= bars * 4 else NoteEvent(n.pitch, n.velocity, n.start, bars * 4 - n.start) for n in notes])
+            out["pred_va"].append([float(read[0]), float(read[1])])
             log(f"  {run.name}: {k + 1}/{len(images)}")
-    return pieces, float(np.mean(errors))
+    out["ter"] = float(np.mean(errors))
+    return out
 
 
 def loss_curves(runs: Path, out_png: Path) -> bool:
@@ -185,7 +203,7 @@ def run(args) -> int:
 
         step = load_state(run_dir / "ckpt.pt")["global_step"]
         cache = run_dir / "eval.json"
-        key = {"step": step, "samples": len(images), "bars": args.bars}
+        key = {"step": step, "samples": len(images), "bars": args.bars, "version": EVAL_VERSION}
         if cache.exists():
             c = json.loads(cache.read_text())
             if c.get("key") == key:
@@ -194,10 +212,21 @@ def run(args) -> int:
                 continue
         t0 = time.time()
         log(f"{name}: generating {len(images)} pieces")
-        pieces, ter = generate_run(run_dir, images, root, args.bars, log)
+        gen = generate_run(run_dir, images, root, args.bars, log)
         targets = np.array([[im.valence, im.arousal] for im in images])
-        res = summarize(pieces, targets, judge)
-        res["token_error_rate"] = ter
+        res = summarize(gen["label"], targets, judge)
+        res["token_error_rate"] = gen["ter"]
+        pred = np.array(gen["pred_va"])
+        res["image_va_mae"] = float(np.abs(pred - targets).mean())
+        res["image_va_quadrant_acc"] = float(np.mean([quadrant(*a) == quadrant(*b) for a, b in zip(pred, targets)]))
+        e2e = summarize(gen["image"], targets, judge)
+        res["e2e"] = {k: e2e[k] for k in ("va_mae", "va_mae_shuffled", "quadrant_acc")}
+        cfg = load_state(run_dir / "ckpt.pt")["model_config"]
+        res["backbone"], res["decoder"], res["layers"] = cfg["backbone"], cfg["decoder"], cfg["n_dec_layers"]
+        side = run_dir / "onnx" / "synesthete.json"
+        if side.exists():
+            files = json.loads(side.read_text())["files"]
+            res["onnx_mb"] = {f: v["bytes"] / 1e6 for f, v in files.items()}
         metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
         res["train_minutes"] = sum(m["seconds"] for m in metrics) / 60.0
         res["val_ce"] = metrics[-1].get("val_ce")
@@ -220,7 +249,7 @@ def render(results, wall, images, ref, judge, args, curves, seconds, muspy_v, to
           f"- Test images: {len(images)} of the test split (all, or a subset chosen with seed 0); each run generates one {args.bars}-bar piece per image, "
           "conditioned on the image's labelled VA, seed = image index, temperature 1.0, top-p 0.95, key auto; unranked.",
           f"- Reference: {len(ref)} real test-split MIDI pieces (beat-tracked / quantized like the training data), first {args.bars} bars.",
-          f"- Versions: Python {platform.python_version()}, torch {torch_v}, MusPy {muspy_v}, numpy {np.__version__}. Evaluation wall time {seconds / 60:.1f} min.",
+          f"- Versions: Python {platform.python_version()}, torch {torch_v}, MusPy {muspy_v}, numpy {np.__version__}. Generation and judging took {sum(wall.values()) / 60:.1f} min over all runs (each run's share is cached in its eval.json); this rendering pass {seconds / 60:.1f} min.",
           f"- Command: `synesthete evaluate --runs {args.runs} --out {args.out} --samples {args.samples} --bars {args.bars}`", ""]
     L += ["## The paper's table (MusPy)", "",
           "Default grid: resolution 24, groove consistency with `measure_resolution=96`. 16-step grid: resolution 4, `measure_resolution=16`. "
@@ -267,6 +296,7 @@ def render(results, wall, images, ref, judge, args, curves, seconds, muspy_v, to
               f"quadrant accuracy {b['quadrant_acc']:.3f} vs {a['quadrant_acc']:.3f}, validation token CE {b.get('val_ce', float('nan')):.3f} "
               f"vs {a.get('val_ce', float('nan')):.3f}, in {b.get('train_minutes', float('nan')):.0f} vs {a.get('train_minutes', float('nan')):.0f} "
               "training minutes. We do not reproduce the paper's claim at this scale (6 epochs on 2 CPU cores, 3 k pairs).", ""]
+    L += backbone_section(results) + depth_section(results)
     L += ["## Training", "", "| run | train minutes | final val token CE | val image-VA L1 | token error rate of samples | eval minutes |", "|---|---|---|---|---|---|"]
     for n in names:
         if n != "reference":
@@ -293,3 +323,53 @@ def render(results, wall, images, ref, judge, args, curves, seconds, muspy_v, to
     p = info["emopia_published_classifier"]
     L.append(f"| EMOPIA's published classifier (real clips, their split) | – | {p['valence_acc']} | {p['arousal_acc']} | {p['quadrant_acc']} | – |")
     return "\n".join(L) + "\n"
+
+
+def backbone_section(results) -> list[str]:
+    """From the picture, end to end: where backbones differ (the label-conditioned table above
+    bypasses the image head), with model size against the shipping budget."""
+    rows = [n for n in results if n != "reference" and "e2e" in results[n]]
+    if not rows:
+        return []
+    L = ["## From the picture, end to end (backbones)", "",
+         "The tables above condition on each image's *labelled* VA, which bypasses the image head. Here the music is conditioned on "
+         "the VA the model reads from the picture itself — what the app and `generate` do unless the user overrides VA — and judged "
+         "against the image's label. Image-VA MAE is the image head alone on the test images. Model MB: the three ONNX files, fp32.", "",
+         "| run | backbone | decoder | image-VA MAE ↓ | image-VA quadrant acc | music VA MAE ↓ | shuffled targets | music quadrant acc | model MB |",
+         "|---|---|---|---|---|---|---|---|---|"]
+    for n in rows:
+        r = results[n]
+        mb = sum(r["onnx_mb"].values()) if r.get("onnx_mb") else float("nan")
+        L.append(f"| {n} | {r['backbone']} | {r['decoder']} x{r['layers']} | {r['image_va_mae']:.3f} | {r['image_va_quadrant_acc']:.3f} | "
+                 f"{r['e2e']['va_mae']:.3f} | {r['e2e']['va_mae_shuffled']:.3f} | {r['e2e']['quadrant_acc']:.3f} | {fmt(mb, 1)} |")
+    # the backbone comparison proper: same decoder recipe, only the CNN differs
+    same = [n for n in ("main", "vgg16", "inception_v3") if n in rows]
+    if len(same) >= 2:
+        best = min(same, key=lambda n: results[n]["e2e"]["va_mae"])
+        size = {n: sum(results[n]["onnx_mb"].values()) for n in same}
+        fits = [n for n in same if size[n] <= SIZE_BUDGET_MB]
+        names = ", ".join(f"{n} ({results[n]['backbone']})" for n in same)
+        L += ["", f"**Backbone choice.** Among {names}, trained with the same recipe, "
+              f"the best end-to-end music VA MAE is {best}'s ({results[best]['e2e']['va_mae']:.3f}; image-VA MAE "
+              f"{results[best]['image_va_mae']:.3f}) at {size[best]:.1f} MB."]
+        if fits:
+            ship = min(fits, key=lambda n: results[n]["e2e"]["va_mae"])
+            L[-1] += (f" Within the {SIZE_BUDGET_MB:.0f} MB budget for committed model files the best is {ship} "
+                      f"({results[ship]['backbone']}, {size[ship]:.1f} MB)"
+                      + (", the shipped model." if ship == "main" else f"; the shipped model is main ({results['main']['backbone']}) — see the model card for why."))
+        over = [n for n in same if n not in fits]
+        if over:
+            L[-1] += " Over the budget in fp32: " + ", ".join(f"{n} ({size[n]:.1f} MB)" for n in over) + "."
+    return L + [""]
+
+
+def depth_section(results) -> list[str]:
+    rows = [n for n in ("layers1", "main", "layers6") if n in results]
+    if len(rows) < 2:
+        return []
+    L = ["## Decoder depth", "", "| run | decoder layers | train minutes | val token CE ↓ | music VA MAE ↓ | quadrant acc | pitch entropy (reference "
+         f"{results['reference']['pitch_entropy']:.2f}) |", "|---|---|---|---|---|---|---|"]
+    for n in rows:
+        r = results[n]
+        L.append(f"| {n} | {r.get('layers', '?')} | {fmt(r.get('train_minutes'), 1)} | {fmt(r.get('val_ce'), 3)} | {r['va_mae']:.3f} | {r['quadrant_acc']:.3f} | {r['pitch_entropy']:.2f} |")
+    return L + [""]

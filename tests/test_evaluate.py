@@ -44,6 +44,12 @@ def test_evaluate_writes_results_and_reuses_its_cache(tiny_run, tmp_path, monkey
     assert "| real test MIDI (reference) |" in text and "shipped |" in text and "0.7818" in text
     assert "| LSTM baseline |" in text
     assert "| main | " in text and "| 0.0000 |" in text  # sampled tokens: zero grammar errors
+    # end to end from the picture: the image head's VA drives the music, judged against the label
+    assert "## From the picture, end to end" in text
+    assert "| main | efficientnet_lite0 | transformer x" in text and "| lstm | efficientnet_lite0 | lstm x" in text
+    import json
+    r = json.loads((runs / "main" / "eval.json").read_text())["result"]
+    assert 0 <= r["image_va_mae"] <= 2 and 0 <= r["e2e"]["va_mae"] <= 2 and sum(r["onnx_mb"].values()) > 0
     assert (runs / "main" / "eval.json").exists()
     before = (runs / "main" / "eval.json").stat().st_mtime_ns
     assert run(args) == 0
