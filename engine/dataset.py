@@ -2,7 +2,7 @@
 
 Data directory: ``--data``, else ``$SYNESTHETE_DATA``, else ``../shared/data`` relative to the
 repository root. Pieces are beat-tracked/quantized once and cached as JSON under
-``cache/`` (ignored by git; ``$SYNESTHETE_CACHE`` moves it), keyed by the file's size and mtime.
+``cache/`` (ignored by git; ``$SYNESTHETE_CACHE`` moves it), keyed by the file's content.
 """
 from __future__ import annotations
 
@@ -94,8 +94,9 @@ class Piece:
 
 
 def _cache_key(root: Path, item: MidiItem) -> str:
-    st = (root / item.path).stat()
-    return hashlib.sha1(f"{CACHE_VERSION}:{item.path}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:20]
+    # by content, not mtime: a re-copied or re-checked-out data set keeps its cache
+    digest = hashlib.sha1((root / item.path).read_bytes()).hexdigest()
+    return hashlib.sha1(f"{CACHE_VERSION}:{item.path}:{digest}".encode()).hexdigest()[:20]
 
 
 def load_piece(root: Path, item: MidiItem, cache: bool = True) -> Piece:

@@ -111,3 +111,28 @@ def test_shipped_judge_hears_arousal_in_fixtures(tmp_path):
     hi = j.predict(_notes(make_midi(tmp_path / "h.mid", happy=True)))
     lo = j.predict(_notes(make_midi(tmp_path / "s.mid", happy=False)))
     assert hi[1] > lo[1]
+
+
+def test_the_piece_cache_survives_a_copy_and_notices_an_edit(tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from engine.dataset import load_piece
+
+    monkeypatch.setenv("SYNESTHETE_CACHE", str(tmp_path / "cache"))
+    a = make_data_dir(tmp_path / "a")
+    item = read_midis(a)[0]
+    first = load_piece(a, item)
+    cached = sorted((tmp_path / "cache" / "pieces").iterdir())
+    assert len(cached) == 1
+    # a fresh copy of the data set (new mtimes, e.g. a re-mounted share) hits the same entry
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    os.utime(b / item.path, (1, 1))
+    assert np.array_equal(load_piece(b, item).notes, first.notes)
+    assert sorted((tmp_path / "cache" / "pieces").iterdir()) == cached
+    # a changed file is read again, never served stale
+    make_midi(b / item.path, happy=False, seed=99)
+    changed = load_piece(b, item)
+    assert len(list((tmp_path / "cache" / "pieces").iterdir())) == 2
+    assert not np.array_equal(changed.notes, first.notes)
