@@ -49,6 +49,8 @@ def compute(backbone: str, root: Path, threads: int | None = None) -> Path:
     spec = SPECS[backbone]
     items = read_images(root)
     arr_p, idx_p = cache_paths(backbone)
+    if arr_p.exists() and idx_p.exists() and json.loads(idx_p.read_text()).get("paths") == [it.path for it in items]:
+        return arr_p  # already computed for this images.csv
     arr_p.parent.mkdir(parents=True, exist_ok=True)
     part_dir = arr_p.parent / f"{backbone}.parts"
     part_dir.mkdir(exist_ok=True)

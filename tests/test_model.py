@@ -125,3 +125,20 @@ def test_backbones_load_offline_pretrained_weights(name, channels, grid):
     assert not any(p.requires_grad for p in net.parameters())
     # pretrained, not random: a constant image gives a structured, non-trivial response
     assert float(y.std()) > 1e-3
+
+
+def test_cached_features_are_reused_until_the_image_list_changes(tiny_run, monkeypatch):
+    from engine.feature_cache import cache_paths, compute
+
+    monkeypatch.setenv("SYNESTHETE_CACHE", str(tiny_run.root / "cache"))
+    arr, idx = cache_paths("efficientnet_lite0")
+    before = arr.stat().st_mtime_ns
+    assert compute("efficientnet_lite0", tiny_run.data, threads=1) == arr
+    assert arr.stat().st_mtime_ns == before  # a second call recomputes nothing
+    saved = idx.read_text()
+    try:
+        idx.write_text('{"paths": ["another/images.csv"]}')
+        compute("efficientnet_lite0", tiny_run.data, threads=1)
+        assert arr.stat().st_mtime_ns != before and idx.read_text() == saved
+    finally:
+        idx.write_text(saved)
