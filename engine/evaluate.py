@@ -194,6 +194,10 @@ def run(args) -> int:
     ref_notes = [n for _, n in ref]
     ref_targets = np.array([[it.valence, it.arousal] for it, _ in ref])
     results = {"reference": summarize(ref_notes, ref_targets, judge)}
+    # what an image head that ignores the picture scores: always the train images' mean VA
+    train_mean = np.array([[i.valence, i.arousal] for i in read_images(root) if i.split == "train"]).mean(axis=0)
+    test_va = np.array([[im.valence, im.arousal] for im in images])
+    results["reference"]["image_va_mae_mean_baseline"] = float(np.abs(test_va - train_mean).mean())
     wall = {}
     for name in ORDER + sorted(p.name for p in runs.iterdir() if p.is_dir() and p.name not in ORDER) if runs.exists() else []:
         run_dir = runs / name
@@ -337,6 +341,9 @@ def backbone_section(results) -> list[str]:
          "against the image's label. Image-VA MAE is the image head alone on the test images. Model MB: the three ONNX files, fp32.", "",
          "| run | backbone | decoder | image-VA MAE ↓ | image-VA quadrant acc | music VA MAE ↓ | shuffled targets | music quadrant acc | model MB |",
          "|---|---|---|---|---|---|---|---|---|"]
+    base = results["reference"].get("image_va_mae_mean_baseline")
+    if base is not None:
+        L.append(f"| (always the train images' mean VA) | – | – | {base:.3f} | – | – | – | – | – |")
     for n in rows:
         r = results[n]
         mb = sum(r["onnx_mb"].values()) if r.get("onnx_mb") else float("nan")
