@@ -5,7 +5,9 @@
 For each finished run (a directory with ``ckpt.pt`` and ``DONE``), music is generated for
 the same ``--samples`` test images (chosen with seed 0), conditioned on each image's labelled
 VA, seed = the image's index, temperature 1.0, top-p 0.95, key auto; **unranked** (one
-sample per image, no selection by the judge). Transformer runs are exported to ONNX and
+sample per image, no selection by the judge). A second piece per image is conditioned on the
+VA the model itself reads from the picture (the product's default path, where backbones
+differ), judged against the image's label. Transformer runs are exported to ONNX and
 sampled with the runtime; the LSTM baseline is sampled in PyTorch with the same sampler.
 Results are cached per run in ``runs/<name>/eval.json`` (keyed by step, samples, bars), so a
 rerun only computes what is new.
