@@ -269,7 +269,8 @@ def render(results, wall, images, ref, judge, args, curves, seconds, muspy_v, to
     L += ["", "How comparable: the paper reports its numbers without its data, splits, piece length or MusPy settings, so "
           "only the direction can be compared. Its groove consistency of 0.9998 means almost identical onset patterns from bar "
           "to bar — more regular than the real test music here (reference row) — and its pitch entropy is below real piano music's. "
-          "We add the 16-step grid, where groove consistency separates systems more. Compare each system to the reference row: "
+          "We add the 16-step grid, where groove consistency separates systems more (polyphony is the same on both grids because "
+          "every note here lies on the 16th-note grid). Compare each system to the reference row: "
           "closer is better.", ""]
     L += ["## Emotion fidelity (independent judge)", "",
           "The judge (`engine/judge.py`, ridge regression on musical features) is not the estimator the VA loss trains against "
@@ -369,6 +370,8 @@ def backbone_section(results) -> list[str]:
         over = [n for n in same if n not in fits]
         if over:
             L[-1] += " Over the budget in fp32: " + ", ".join(f"{n} ({size[n]:.1f} MB)" for n in over) + "."
+        L[-1] += (" Each configuration is one training run with one seed; how much a reseed moves these numbers was not "
+                  "measured, so differences of a few hundredths are not evidence either way.")
     return L + [""]
 
 

@@ -64,6 +64,10 @@ def main() -> int:
         L += ["", "## Results on the test split (from `synesthete evaluate`; the full tables are in docs/RESULTS.md)", "",
               f"- {ev['n']} pieces of 8 bars, one per test image, unranked, conditioned on the image's labelled VA.",
               f"- Judge VA MAE to the target {ev['va_mae']:.3f} vs {ev['va_mae_shuffled']:.3f} with shuffled targets; quadrant accuracy {ev['quadrant_acc']:.3f}.",
+              *([f"- From the picture itself (conditioned on the VA the image head reads, as `generate` does without --valence/--arousal): "
+                 f"judge VA MAE to the image's label {ev['e2e']['va_mae']:.3f} vs {ev['e2e']['va_mae_shuffled']:.3f} shuffled, quadrant accuracy "
+                 f"{ev['e2e']['quadrant_acc']:.3f}; the image head alone: VA MAE {ev['image_va_mae']:.3f}, quadrant accuracy {ev['image_va_quadrant_acc']:.3f}."]
+                if "e2e" in ev else []),
               f"- Spearman ρ: target arousal vs note density {ev['spearman_arousal_density']:.3f}, vs velocity {ev['spearman_arousal_velocity']:.3f}; "
               f"target valence vs major-key clarity {ev['spearman_valence_major']:.3f}.",
               f"- MusPy: polyphony rate {ev['polyphony_rate']:.3f}, pitch entropy {ev['pitch_entropy']:.3f}, pitch-class entropy {ev['pitch_class_entropy']:.3f}, "
