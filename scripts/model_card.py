@@ -90,31 +90,31 @@ def main() -> int:
 
 
 def why_backbone(runs: Path, shipped: str) -> list[str]:
-    """The backbone comparison from the runs' eval.json files (same recipe, only the CNN differs)."""
+    """The backbone comparison from the runs' eval.json files, chosen by the same rule as docs/RESULTS.md."""
+    from engine.evaluate import SIZE_BUDGET_MB, backbone_choice
+
     L = ["## Why this backbone", ""]
-    rows = []
+    results = {}
     for name in ("main", "vgg16", "inception_v3"):
         f = runs / name / "eval.json"
         if f.exists():
-            r = json.loads(f.read_text())["result"]
-            if "e2e" in r:
-                rows.append((name, r))
-    if len(rows) < 2:
+            results[name] = json.loads(f.read_text())["result"]
+    choice = backbone_choice(results)
+    if choice is None:
         return L + [f"{shipped} is the only backbone trained so far whose results are available; the comparison runs are queued in "
                     "`scripts/train_all.sh`.", ""]
     L += ["Same recipe (fast preset, 3 decoder layers), only the frozen CNN differs; test images; music conditioned on the VA the model "
           "reads from the picture and judged against the image's label (docs/RESULTS.md, \"From the picture, end to end\"):", "",
           "| run | backbone | image-VA MAE | music VA MAE | music quadrant acc | ONNX MB (fp32) |", "|---|---|---|---|---|---|"]
-    for name, r in rows:
+    for name in choice["runs"]:
+        r = results[name]
         L.append(f"| {name} | {r['backbone']} | {r['image_va_mae']:.3f} | {r['e2e']['va_mae']:.3f} | {r['e2e']['quadrant_acc']:.3f} | "
-                 f"{sum(r['onnx_mb'].values()):.1f} |")
-    best = min(rows, key=lambda nr: nr[1]["e2e"]["va_mae"])
-    fits = [(n, r) for n, r in rows if sum(r["onnx_mb"].values()) <= 25.0]
-    L += ["", f"Best end-to-end fidelity: {best[1]['backbone']} ({best[1]['e2e']['va_mae']:.3f}). "
-          + (f"Best within the 25 MB budget: {min(fits, key=lambda nr: nr[1]['e2e']['va_mae'])[1]['backbone']}. " if fits else "")
+                 f"{choice['size_mb'][name]:.1f} |")
+    best, ship = choice["best"], choice["ship"]
+    L += ["", f"Best end-to-end fidelity: {results[best]['backbone']} ({results[best]['e2e']['va_mae']:.3f}). "
+          + (f"Best within the {SIZE_BUDGET_MB:.0f} MB budget: {results[ship]['backbone']}. " if ship else "")
           + f"Shipped: {shipped}.", ""]
     return L
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
