@@ -18,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from .runtime import GenerationSettings, OrtStepper, Runtime
+from .errors import UsageError
+from .request import GenerationSettings
+from .runtime import Runtime
 from .sampling import SamplingSettings, TokenStream
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,7 +31,8 @@ N_TOKENS = 256
 def _tokens_per_s(make_stepper, repeats: int) -> float:
     rates = []
     for r in range(repeats):
-        stream = TokenStream(make_stepper(), SamplingSettings(bars=10**6, temperature=1.0, seed=r))
+        # a token count, not a piece length, ends the loop: huge ``bars`` keeps the grammar from closing it
+        stream = TokenStream(make_stepper(), SamplingSettings(bars=10**6, temperature=1.0, top_p=0.95, seed=r, mode="major"))
         t0 = time.perf_counter()
         n = 0
         for _ in stream:
@@ -43,7 +46,7 @@ def _tokens_per_s(make_stepper, repeats: int) -> float:
 def measure(image: Path, checkpoint: Path | None, repeats: int) -> dict:
     threads = min(2, os.cpu_count() or 1)
     rt = Runtime.load(threads=threads)
-    memory, va = rt.encode(image)  # warm-up
+    enc = rt.encode(image)  # warm-up
     res: dict = {"provider": rt.provider, "encoder_threads": threads, "decoder_threads": 1, "tokens_per_run": N_TOKENS, "repeats": repeats}
     enc_ms = []
     for _ in range(repeats):
@@ -51,18 +54,17 @@ def measure(image: Path, checkpoint: Path | None, repeats: int) -> dict:
         rt.encode(image)
         enc_ms.append(1000 * (time.perf_counter() - t0))
     res["image_encoder_ms"] = statistics.median(enc_ms)
-    res["ort_tokens_per_s"] = _tokens_per_s(lambda: OrtStepper(rt.prep, rt.decoder, memory, va, rt.config), repeats)
+    res["ort_tokens_per_s"] = _tokens_per_s(lambda: rt.stepper(enc, enc.va), repeats)
     first, rtf = [], []
     for r in range(repeats):
         s = GenerationSettings(bars=8, tempo=120.0, seed=r)
         t0 = time.perf_counter()
-        rt.encode(image)
-        gen = rt.generate(s)
+        gen = rt.notes(s, rt.encode(image))
         next(gen)
         first.append(1000 * (time.perf_counter() - t0))
         for _ in gen:
             pass
-        rtf.append(s.bars * 4 * 60.0 / s.tempo / (time.perf_counter() - t0))
+        rtf.append(s.beats * 60.0 / s.tempo / (time.perf_counter() - t0))
     res["first_note_ms"] = statistics.median(first)
     res["realtime_factor"] = statistics.median(rtf)
     res["model_bytes"] = sum((rt.model_dir / f).stat().st_size for f in rt.sidecar["files"])
@@ -71,14 +73,14 @@ def measure(image: Path, checkpoint: Path | None, repeats: int) -> dict:
     try:
         import torch
 
-        from .torch_backend import TorchNoCacheStepper, TorchStepper, load_checkpoint
+        from .training.torch_backend import TorchNoCacheStepper, TorchStepper, load_checkpoint
 
         torch.set_num_threads(1)  # the same single thread the ONNX decoder session uses
         model, state = load_checkpoint(ckpt)
         if state.get("data_hash") != rt.sidecar.get("training", {}).get("data_hash") or state.get("global_step") != rt.sidecar.get("training", {}).get("global_step"):
             res["torch_note"] = f"{ckpt} is not the checkpoint the ONNX files were exported from; torch figures skipped"
         else:
-            mem_t, va_t = torch.from_numpy(memory), torch.from_numpy(va)[None]
+            mem_t, va_t = torch.from_numpy(enc.memory), torch.tensor([[enc.va.valence, enc.va.arousal]], dtype=torch.float32)
             res["torch_tokens_per_s"] = _tokens_per_s(lambda: TorchStepper(model, mem_t, va_t), repeats)
             res["torch_nocache_tokens_per_s"] = _tokens_per_s(lambda: TorchNoCacheStepper(model, mem_t, va_t), max(1, repeats // 2))
             res["ort_vs_torch"] = res["ort_tokens_per_s"] / res["torch_tokens_per_s"]
@@ -91,7 +93,6 @@ def measure(image: Path, checkpoint: Path | None, repeats: int) -> dict:
 
 
 def run(args) -> int:
-    from .errors import UsageError
 
     image = Path(args.image) if args.image else EXAMPLE
     if not image.exists():

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 QUADRANT_NAMES = {1: "excited", 2: "tense", 3: "sad", 4: "calm"}
+BEATS_PER_BAR = 4              # every piece is in 4/4
+PIANO_LOW, PIANO_HIGH = 21, 108  # A0..C8, the 88 keys the model writes
 
 
 def quadrant(valence: float, arousal: float) -> int:

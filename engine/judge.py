@@ -1,7 +1,7 @@
 """The judge: a piece's valence and arousal from interpretable musical features, in numpy.
 
 It is the *evaluation* model (and the app's ranking, and ``synesthete music-va``), so it
-shares nothing with the training-time VA estimator (``engine.va_estimator``), which sees
+shares nothing with the training-time VA estimator (``engine.training.va_estimator``), which sees
 token embeddings: the generator is never trained to fool this judge.
 
 Features are computed from notes in beats (the grid the product writes), so the tempo a
@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .events import NoteEvent, quadrant
+from .tokens import STEPS_PER_BEAT
 from .keys import key_correlations, pitch_class_histogram
 
 FEATURES = (
@@ -52,7 +53,7 @@ def features(pitch, velocity, start, duration) -> np.ndarray:
     if len(pitch) == 0:
         raise ValueError("a piece with no notes has no emotion to judge")
     span = max(float((start + duration).max() - start.min()), 1.0)
-    onsets, counts = np.unique(np.round(start * 4) / 4, return_counts=True)
+    onsets, counts = np.unique(np.round(start * STEPS_PER_BEAT) / STEPS_PER_BEAT, return_counts=True)
     hist = pitch_class_histogram(pitch.astype(int), duration)
     maj, mnr = key_correlations(hist)
     p = hist / hist.sum() if hist.sum() > 0 else np.full(12, 1 / 12)

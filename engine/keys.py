@@ -5,19 +5,28 @@ is C (major) or A (minor) — the relative pair sharing the white-key signature 
 estimated mode becomes a conditioning token (``Mode_major`` / ``Mode_minor``). At generation
 the mode comes from the requested key, or with ``--key auto`` from the target valence
 (valence ≥ 0 → major); the result is then transposed from C/Am to the requested tonic.
-``auto`` keeps C major / A minor.
+``auto`` keeps C major / A minor. A requested key keeps the user's spelling (``Key.name``).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .events import NoteEvent
+from .events import PIANO_HIGH, PIANO_LOW, NoteEvent
 
 # Krumhansl & Kessler (1982) key profiles.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+# One spelling per pitch class for menus (the app's key list): the common key-signature names.
 PITCH_CLASSES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
-_ALIASES = {"DB": 1, "C#": 1, "D#": 3, "EB": 3, "GB": 6, "F#": 6, "G#": 8, "AB": 8, "A#": 10, "BB": 10, "CB": 11, "E#": 5, "FB": 4, "B#": 0}
+_NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+# Key signatures that exist (at most 7 sharps or flats), as MIDI files name them; another
+# spelling of the same key is written with the preferred one for its mode.
+_SIGNATURES = {"C", "G", "D", "A", "E", "B", "F#", "C#", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb",
+               "Am", "Em", "Bm", "F#m", "C#m", "G#m", "D#m", "A#m", "Dm", "Gm", "Cm", "Fm", "Bbm", "Ebm", "Abm"}
+_PREFERRED = {"major": ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"],
+              "minor": ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "Bb", "B"]}
 
 
 def pitch_class_histogram(pitches: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -56,8 +65,33 @@ def shift_to_reference(tonic: int, mode: str) -> int:
     return s - 12 if s > 6 else s
 
 
-def parse_key(key: str) -> tuple[int, str] | None:
-    """'auto' → None; 'C', 'F#', 'Bb', 'Am', 'C#m', 'Eb minor', 'D major' → (tonic, mode)."""
+@dataclass(frozen=True)
+class Key:
+    """A key to generate in: tonic pitch class, mode, and its name as the user spelled it.
+
+    ``name`` is what reports and metadata show (``C#`` stays ``C#``, ``Ebm`` stays ``Ebm``);
+    ``signature`` is the same key as a MIDI key-signature name, which exists for only one or
+    two spellings of each key (there is no ``D#`` major signature, so it is written as ``Eb``).
+    """
+
+    tonic: int
+    mode: str
+    name: str
+
+    @property
+    def signature(self) -> str:
+        suffix = "m" if self.mode == "minor" else ""
+        if self.name in _SIGNATURES:
+            return self.name
+        return _PREFERRED[self.mode][self.tonic] + suffix
+
+
+def _spell(letter: str, accidental: str, mode: str) -> str:
+    return letter.upper() + accidental.lower() + ("m" if mode == "minor" else "")
+
+
+def parse_key(key: str) -> Key | None:
+    """'auto' → None; 'C', 'F#', 'Bb', 'Am', 'c#m', 'Eb minor', 'D major' → Key (spelling kept)."""
     k = key.strip()
     if k.lower() == "auto":
         return None
@@ -67,40 +101,35 @@ def parse_key(key: str) -> tuple[int, str] | None:
         if low.endswith(suffix):
             k, mode = k[: len(k) - len(suffix)].strip(), m
             break
-    name = k.upper()
-    if len(name) == 1 and name in "CDEFGAB":
-        tonic = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[name]
-    elif name in _ALIASES:
-        tonic = _ALIASES[name]
-    else:
+    letter, accidental = k[:1], k[1:]
+    if letter.upper() not in _NATURALS or accidental.lower() not in ("", "#", "b"):
         raise ValueError(f"unknown key {key!r}: use auto, or a tonic like C, F#, Bb with an optional m for minor (e.g. Am)")
-    return tonic, mode
+    tonic = (_NATURALS[letter.upper()] + {"": 0, "#": 1, "b": -1}[accidental.lower()]) % 12
+    return Key(tonic, mode, _spell(letter, accidental, mode))
 
 
-def key_name(tonic: int, mode: str) -> str:
-    """mido key-signature name, e.g. 'Eb' or 'C#m'."""
-    names = ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"] if mode == "major" else ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "Bb", "B"]
-    return names[tonic % 12] + ("m" if mode == "minor" else "")
+AUTO_MAJOR = Key(0, "major", "C")
+AUTO_MINOR = Key(9, "minor", "Am")
 
 
-def resolve_key(key: str, valence: float) -> tuple[int, str]:
-    """The (tonic, mode) to generate in: the requested key, or from valence for 'auto'."""
+def resolve_key(key: str, valence: float) -> Key:
+    """The key to generate in: the requested one, or for 'auto' C major (valence ≥ 0) / A minor."""
     parsed = parse_key(key)
     if parsed is None:
-        return (0, "major") if valence >= 0 else (9, "minor")
+        return AUTO_MAJOR if valence >= 0 else AUTO_MINOR
     return parsed
 
 
-def transpose_from_reference(notes: list[NoteEvent], tonic: int, mode: str) -> list[NoteEvent]:
+def transpose_from_reference(notes: list[NoteEvent], key: Key) -> list[NoteEvent]:
     """Move notes generated in C major / A minor to the requested tonic (nearest direction),
     folding any note that leaves the piano range back by an octave."""
-    s = -shift_to_reference(tonic, mode)
+    s = -shift_to_reference(key.tonic, key.mode)
     out = []
     for n in notes:
         p = n.pitch + s
-        while p < 21:
+        while p < PIANO_LOW:
             p += 12
-        while p > 108:
+        while p > PIANO_HIGH:
             p -= 12
         out.append(NoteEvent(p, n.velocity, n.start, n.duration, n.channel))
     return out

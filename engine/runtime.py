@@ -1,13 +1,15 @@
 """The product's inference path: ONNX Runtime sessions + numpy sampling. Never imports torch.
 
-    rt = Runtime.load()                         # the shipped model (engine/models/)
-    va = rt.image_va("photo.jpg")               # VA(valence, arousal) from the image head
-    for note in rt.generate(GenerationSettings(bars=8, key="auto", seed=1), va):
-        ...                                     # NoteEvents, as soon as each is sampled
+    rt = Runtime.load()                           # the shipped model (engine/models/)
+    enc = rt.encode("photo.jpg")                  # Encoding: image memory + the VA it reads
+    for note in rt.notes(GenerationSettings(bars=8, seed=1), enc):
+        ...                                       # NoteEvents, as soon as each is sampled
+    piece = rt.compose(GenerationSettings(seed=2), enc, VA(0.5, -0.3))   # a whole Piece
 
-Providers: CUDA when onnxruntime-gpu finds a working GPU, else CPU; at most one warning
-line when CUDA is present but unusable. Sessions are created once; one generation at a
-time per Runtime (a lock guards it).
+The runtime keeps no state between calls: an ``Encoding`` is a value the caller holds, so N
+variations of one picture share one encoding. Providers: CUDA when onnxruntime-gpu finds a
+working GPU, else CPU; at most one warning line when CUDA is present but unusable. Sessions
+are created once and may serve several generations at a time (each has its own KV cache).
 """
 from __future__ import annotations
 
@@ -15,61 +17,32 @@ import hashlib
 import json
 import logging
 import os
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
+from .compose import compose, compose_notes
+from .errors import ModelError
 from .events import VA, NoteEvent
 from .images import load_image, preprocess
-from .keys import key_name, resolve_key, transpose_from_reference
-from .sampling import MAX_BARS, SamplingSettings, TokenStream
+from .request import GenerationSettings, Piece
+
+__all__ = ["Runtime", "Encoding", "ModelError", "OrtStepper", "MODEL_DIR", "MODEL_VERSION", "sha256_file"]
 
 log = logging.getLogger("synesthete")
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 MODEL_VERSION = 2  # 2: the per-piece cross-attention K/V moved to decoder_prep.onnx
 
 
-class ModelError(RuntimeError):
-    """The model files are missing, corrupt, or from another version (one-line message)."""
-
-
 @dataclass(frozen=True)
-class GenerationSettings:
-    bars: int = 8
-    tempo: float = 120.0
-    key: str = "auto"
-    seed: int = 0
-    temperature: float = 1.0
-    top_p: float = 0.95
+class Encoding:
+    """What the image encoder makes of one picture: the decoder's memory and the VA it reads."""
 
-    def __post_init__(self) -> None:
-        if not (1 <= int(self.bars) <= MAX_BARS):
-            raise ValueError(f"bars must be in 1..{MAX_BARS} (received {self.bars})")
-        if not (20 <= float(self.tempo) <= 300):
-            raise ValueError(f"tempo must be in 20..300 BPM (received {self.tempo})")
-        if not (0 <= float(self.temperature) <= 5):
-            raise ValueError(f"temperature must be in 0..5 (received {self.temperature})")
-        if not (0 < float(self.top_p) <= 1):
-            raise ValueError(f"top-p must be in (0, 1] (received {self.top_p})")
-        resolve_key(self.key, 0.0)  # raises ValueError on an unknown key
-
-
-@dataclass
-class Piece:
-    """A finished generation: notes in beats plus what made them."""
-
-    notes: list[NoteEvent]
-    target: VA
-    key: str
-    settings: GenerationSettings
-    tokens: list[int] = field(default_factory=list)
-
-    @property
-    def seconds(self) -> float:
-        return self.settings.bars * 4 * 60.0 / self.settings.tempo
+    memory: np.ndarray
+    va: VA                 # the image head's VA, clipped to the plane
+    image: str | None = None
 
 
 def sha256_file(path: Path) -> str:
@@ -188,8 +161,6 @@ class Runtime:
         self.config = sidecar["model_config"]
         pre = sidecar["preprocess"]
         self.size, self.mean, self.std = pre["size"], tuple(pre["mean"]), tuple(pre["std"])
-        self._lock = threading.Lock()
-        self._last: tuple[np.ndarray, np.ndarray] | None = None
         self._judge = None
 
     @classmethod
@@ -227,62 +198,42 @@ class Runtime:
         log.info("onnxruntime provider: %s", provider)
         return cls(d, enc, prep, dec, side, provider)
 
-    # --- image → VA ---------------------------------------------------------------------
+    # --- image → encoding → notes ------------------------------------------------------
 
-    def encode(self, image) -> tuple[np.ndarray, np.ndarray]:
-        """Image path / PIL image → (memory, VA array (2,)). Raises ImageError on bad input."""
-        img = load_image(image) if isinstance(image, (str, os.PathLike)) else image
-        x = preprocess(img, self.size, self.mean, self.std)
+    def encode(self, image, label: str | None = None) -> Encoding:
+        """Image path or PIL image → Encoding. Raises ImageError on bad input."""
+        if isinstance(image, (str, os.PathLike)):
+            label = label or Path(image).name
+            image = load_image(image)
+        x = preprocess(image, self.size, self.mean, self.std)
         memory, va = self.encoder.run(None, {"image": x})
-        self._last = (memory, va[0])
-        return memory, va[0]
+        return Encoding(memory, VA(float(np.clip(va[0][0], -1, 1)), float(np.clip(va[0][1], -1, 1))), label)
 
     def image_va(self, image) -> VA:
-        _, va = self.encode(image)
-        return VA(float(np.clip(va[0], -1, 1)), float(np.clip(va[1], -1, 1)))
+        return self.encode(image).va
 
-    # --- VA → notes ---------------------------------------------------------------------
+    def blank(self) -> Encoding:
+        """No picture: an all-zero memory at the plane's centre (music from VA alone)."""
+        return Encoding(np.zeros((1, self.config["feat_tokens"], self.config["d_model"]), np.float32), VA(0.0, 0.0))
 
-    def generate(self, settings: GenerationSettings, va: VA | None = None, image=None, tokens_out: list | None = None) -> Iterator[NoteEvent]:
-        """Notes of one piece, yielded as they are sampled (start order), already in the
-        requested key. ``va`` defaults to the image's; the image defaults to the last encoded."""
-        if image is not None:
-            memory, img_va = self.encode(image)
-        elif self._last is not None:
-            memory, img_va = self._last
-        else:
-            memory = np.zeros((1, self.config["feat_tokens"], self.config["d_model"]), np.float32)
-            img_va = np.zeros(2, np.float32)
-        target = va or VA(float(np.clip(img_va[0], -1, 1)), float(np.clip(img_va[1], -1, 1)))
-        tonic, mode = resolve_key(settings.key, target.valence)
-        s = SamplingSettings(bars=settings.bars, temperature=settings.temperature, top_p=settings.top_p, seed=settings.seed, mode=mode)
-        end = settings.bars * 4.0
-        stream = TokenStream(OrtStepper(self.prep, self.decoder, memory, np.array([target.valence, target.arousal]), self.config), s)
-        with self._lock:
-            for tok, notes in stream:
-                if tokens_out is not None:
-                    tokens_out.append(tok)
-                if notes:
-                    for n in transpose_from_reference(notes, tonic, mode):
-                        # ring out no further than the last bar line, so a clip loops cleanly in a DAW
-                        yield n if n.end <= end else NoteEvent(n.pitch, n.velocity, n.start, end - n.start, n.channel)
+    def stepper(self, encoding: Encoding, target: VA) -> OrtStepper:
+        return OrtStepper(self.prep, self.decoder, encoding.memory, np.array([target.valence, target.arousal]), self.config)
 
-    def compose(self, settings: GenerationSettings, va: VA | None = None, image=None) -> Piece:
-        """A whole piece at once (the CLI's ``generate``)."""
-        toks: list[int] = []
-        if va is None and image is not None:
-            va = self.image_va(image)
-            image = None
-        notes = list(self.generate(settings, va, image, tokens_out=toks))
-        target = va or self.last_va()
-        tonic, mode = resolve_key(settings.key, target.valence)
-        return Piece(notes, target, key_name(tonic, mode), settings, toks)
+    def notes(self, settings: GenerationSettings, encoding: Encoding, target: VA | None = None,
+              tokens_out: list | None = None) -> Iterator[NoteEvent]:
+        """Notes of one piece as they are sampled, in the resolved key. ``target`` defaults to the
+        picture's VA."""
+        target = target or encoding.va
+        return compose_notes(self.stepper(encoding, target), settings, target, tokens_out)
 
-    def last_va(self) -> VA:
-        if self._last is None:
-            return VA(0.0, 0.0)
-        v = self._last[1]
-        return VA(float(np.clip(v[0], -1, 1)), float(np.clip(v[1], -1, 1)))
+    def compose(self, settings: GenerationSettings, encoding: Encoding, target: VA | None = None) -> Piece:
+        """A whole piece at once (``generate``)."""
+        target = target or encoding.va
+        return compose(self.stepper(encoding, target), settings, target, image=encoding.image, model=self.model_id)
+
+    @property
+    def model_id(self) -> str | None:
+        return self.sidecar.get("training", {}).get("data_hash")
 
     @property
     def judge(self):
@@ -291,7 +242,3 @@ class Runtime:
 
             self._judge = Judge.load()
         return self._judge
-
-    @property
-    def max_bars(self) -> int:
-        return MAX_BARS

@@ -18,9 +18,6 @@ import numpy as np
 from .events import NoteEvent
 from .tokens import BAR, BOS, EOS, MODE0, MODES, StreamingDecoder, allowed_mask
 
-MAX_BARS = 64  # the longest piece a request may ask for (the window slides, so this is a product limit)
-
-
 class Stepper(Protocol):
     block_size: int
 
@@ -31,11 +28,14 @@ class Stepper(Protocol):
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    bars: int = 8
-    temperature: float = 1.0  # 0 = greedy
-    top_p: float = 0.95
-    seed: int = 0
-    mode: str = "major"
+    """What the token loop needs; built from a checked ``GenerationSettings`` (``engine.compose``),
+    or by benchmarks and parity checks that run the loop for a token count (huge ``bars``)."""
+
+    bars: int
+    temperature: float  # 0 = greedy
+    top_p: float
+    seed: int
+    mode: str
     max_tokens_per_bar: int = 160  # a guard: no bar may run away
 
 
@@ -66,10 +66,6 @@ class TokenStream:
     """Iterates (token, [notes]) pairs; ``tokens`` holds the full sequence so far."""
 
     def __init__(self, stepper: Stepper, s: SamplingSettings) -> None:
-        if s.bars < 1:
-            raise ValueError(f"bars must be at least 1 (received {s.bars})")
-        if s.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}")
         self.stepper, self.s = stepper, s
         self.tokens: list[int] = []
         self.decoder = StreamingDecoder()
@@ -84,7 +80,7 @@ class TokenStream:
 
     def __iter__(self) -> Iterator[tuple[int, list[NoteEvent]]]:
         s, st = self.s, self.stepper
-        mode_tok = MODE0 + MODES.index(s.mode)
+        mode_tok = MODE0 + MODES.index(s.mode)  # a ValueError here is a caller's bug, not user input
         ctx = [BOS, mode_tok]
         for t in ctx:
             self.tokens.append(t)
@@ -121,8 +117,3 @@ class TokenStream:
         if len(ctx) - start + 2 >= self.stepper.block_size:  # one bar longer than the window: keep its tail
             start = len(ctx) - self.stepper.block_size // 2
         return ctx[:2] + ctx[start:]
-
-
-def sample_notes(stepper: Stepper, s: SamplingSettings) -> Iterator[NoteEvent]:
-    for _, notes in TokenStream(stepper, s):
-        yield from notes

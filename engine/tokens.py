@@ -30,12 +30,11 @@ from typing import Iterable
 
 import numpy as np
 
-from .events import NoteEvent
+from .events import BEATS_PER_BAR, PIANO_HIGH, PIANO_LOW, NoteEvent
 
 STEPS_PER_BEAT = 4
-BEATS_PER_BAR = 4
 STEPS_PER_BAR = STEPS_PER_BEAT * BEATS_PER_BAR  # 16 positions per bar
-PITCH_MIN, PITCH_MAX = 21, 108
+PITCH_MIN, PITCH_MAX = PIANO_LOW, PIANO_HIGH
 VELOCITY_BINS = (16, 32, 48, 64, 80, 96, 112, 127)
 DURATION_STEPS = tuple(range(1, 17)) + (20, 24, 32, 48, 64)
 MODES = ("major", "minor")

@@ -91,7 +91,7 @@ def main() -> int:
 
 def why_backbone(runs: Path, shipped: str) -> list[str]:
     """The backbone comparison from the runs' eval.json files, chosen by the same rule as docs/RESULTS.md."""
-    from engine.evaluate import SIZE_BUDGET_MB, backbone_choice
+    from engine.training.evaluate import SIZE_BUDGET_MB, backbone_choice
 
     L = ["## Why this backbone", ""]
     results = {}

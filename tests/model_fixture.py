@@ -19,9 +19,9 @@ def tiny_run(tmp_path_factory):
     old = os.environ.get("SYNESTHETE_CACHE")
     os.environ["SYNESTHETE_CACHE"] = str(root / "cache")
     try:
-        from engine import va_estimator
-        from engine.feature_cache import compute
-        from engine.train import main as train_main
+        from engine.training import va_estimator
+        from engine.training.feature_cache import compute
+        from engine.training.train import main as train_main
 
         data = make_data_dir(root / "data")
         compute("efficientnet_lite0", data, threads=1)
@@ -29,10 +29,10 @@ def tiny_run(tmp_path_factory):
         va_estimator.main(["--data", str(data), "--out", str(est)])
         run = root / "run"
         assert train_main(["--data", str(data), "--out", str(run), "--epochs", "2", "--estimator", str(est), *TINY]) == 0
-        import export_onnx
+        from engine.training.export import export
 
         onnx_dir = root / "onnx"
-        res = export_onnx.export(str(run / "ckpt.pt"), str(onnx_dir), rollout=128)
+        res = export(str(run / "ckpt.pt"), str(onnx_dir), rollout=128)
         assert res["ok"], res
         photo = make_photo(root / "photo.jpg")
         yield SimpleNamespace(root=root, data=data, estimator=est, run=run, ckpt=run / "ckpt.pt", onnx=onnx_dir, photo=photo, export=res)

@@ -142,3 +142,37 @@ def test_data_command_reports_counts_timing_tokens_and_pairing(tmp_path):
     tr = obj["pairing"]["train"]
     assert tr["max_reuse"] <= 3 and tr["mean_distance"] < tr["random_distance"]
     assert_one_line_error(run("data", "--data", tmp_path / "nowhere"))
+
+
+@pytest.mark.parametrize("key,signature", [("C#", "C#"), ("Ebm", "Ebm"), ("F#", "F#"), ("Bb", "Bb"), ("D#", "Eb"), ("c#m", "C#m")])
+def test_a_requested_key_comes_back_as_the_user_spelled_it(tmp_path, key, signature):
+    """The report and the stored settings keep the user's spelling; the key-signature event uses
+    the MIDI name of the same key (there is no D# major signature, so it is written as Eb)."""
+    out = tmp_path / "k.mid"
+    r = run("generate", EXAMPLE, "-o", out, "--bars", "1", "--key", key, "--json")
+    assert r.returncode == 0, r.stderr
+    spelled = key[0].upper() + key[1:]
+    assert json.loads(r.stdout)["key"] == spelled
+    meta = mido.MidiFile(out).tracks[0]
+    assert [m.key for m in meta if m.type == "key_signature"] == [signature]
+    text = [m.text for m in meta if m.type == "text"][0]
+    assert json.loads(text.removeprefix("synesthete "))["key"] == spelled
+
+
+def test_the_same_command_twice_writes_identical_files(tmp_path):
+    a, b = tmp_path / "a.mid", tmp_path / "b.mid"
+    for out in (a, b):
+        assert run("generate", EXAMPLE, "-o", out, "--bars", "2", "--key", "C#", "--seed", "8").returncode == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--seed", "-1"], "--seed must be a whole number"),
+    (["--top-p", "0"], "--top-p must be in (0, 1]"),
+    (["--temperature", "inf"], "--temperature must be in 0..5"),
+])
+def test_out_of_range_settings_name_their_flag(tmp_path, args, needle):
+    out = tmp_path / "o.mid"
+    r = run("generate", EXAMPLE, "-o", out, *args)
+    assert_one_line_error(r)
+    assert needle in r.stderr and not out.exists()

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from engine.beats import quantize
-from engine.dataset import ImageItem, MidiItem, data_dir, read_images, read_midis
+from engine.training.beats import quantize
+from engine.training.dataset import ImageItem, MidiItem, data_dir, read_images, read_midis
 from engine.events import NoteEvent
 from engine.judge import Judge, features_of_notes
 from engine.midi_io import read_midi
-from engine.pairing import make_pairs, nearest_neighbour_stats, pair_split, pairing_stats
+from engine.training.pairing import make_pairs, nearest_neighbour_stats, pair_split, pairing_stats
 from fixtures import make_data_dir, make_midi
 
 
@@ -117,7 +117,7 @@ def test_the_piece_cache_survives_a_copy_and_notices_an_edit(tmp_path, monkeypat
     import os
     import shutil
 
-    from engine.dataset import load_piece
+    from engine.training.dataset import load_piece
 
     monkeypatch.setenv("SYNESTHETE_CACHE", str(tmp_path / "cache"))
     a = make_data_dir(tmp_path / "a")

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from engine.events import NoteEvent
-from engine.metrics import muspy_metrics, note_density, spearman
+from engine.training.metrics import muspy_metrics, note_density, spearman
 
 pytest.importorskip("muspy")
 
@@ -29,8 +29,8 @@ def test_density_and_spearman():
 
 
 def test_evaluate_writes_results_and_reuses_its_cache(tiny_run, tmp_path, monkeypatch):
-    from engine.evaluate import run
-    from engine.train import main as train_main
+    from engine.training.evaluate import run
+    from engine.training.train import main as train_main
     from model_fixture import TINY
 
     runs = tmp_path / "runs"

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _train_cmd(tiny_run, out, *extra):
-    return [sys.executable, "-m", "engine.train", "--data", str(tiny_run.data), "--out", str(out), "--epochs", "2",
+    return [sys.executable, "-m", "engine.training.train", "--data", str(tiny_run.data), "--out", str(out), "--epochs", "2",
             "--estimator", str(tiny_run.estimator), *TINY, *extra]
 
 
@@ -37,7 +37,7 @@ def _wait_for_checkpoint(proc, ckpt, timeout=120):
 @pytest.mark.timeout(400)
 def test_sigkill_mid_epoch_then_resume_reaches_the_uninterrupted_weights(tiny_run, tmp_path):
     torch = pytest.importorskip("torch")
-    from engine.train import load_state
+    from engine.training.train import load_state
 
     ref = tmp_path / "ref"
     assert subprocess.run(_train_cmd(tiny_run, ref), env=_env(tiny_run), capture_output=True, timeout=300).returncode == 0
@@ -50,7 +50,7 @@ def test_sigkill_mid_epoch_then_resume_reaches_the_uninterrupted_weights(tiny_ru
     proc.wait(30)
     assert not (run / "DONE").exists()
     assert load_state(run / "ckpt.pt")["global_step"] < 6  # 2 epochs x 3 steps: it really was cut short
-    r = subprocess.run([sys.executable, "-m", "engine.train", "--out", str(run), "--resume", "--data", str(tiny_run.data),
+    r = subprocess.run([sys.executable, "-m", "engine.training.train", "--out", str(run), "--resume", "--data", str(tiny_run.data),
                         "--estimator", str(tiny_run.estimator), "--threads", "1"], env=_env(tiny_run), capture_output=True, timeout=300)
     assert r.returncode == 0, r.stderr[-1500:]
     a, b = load_state(ref / "ckpt.pt")["model"], load_state(run / "ckpt.pt")["model"]
@@ -60,7 +60,7 @@ def test_sigkill_mid_epoch_then_resume_reaches_the_uninterrupted_weights(tiny_ru
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_sigterm_during_training_checkpoints_and_exits_cleanly(tiny_run, tmp_path):
-    from engine.train import load_state
+    from engine.training.train import load_state
 
     run = tmp_path / "term"
     proc = subprocess.Popen(_train_cmd(tiny_run, run, "--ckpt-every", "1", "--step-delay", "1.0"), env=_env(tiny_run),
@@ -90,7 +90,7 @@ def test_a_full_disk_while_writing_a_midi_keeps_the_old_file(tmp_path, monkeypat
 
 def test_a_full_disk_while_checkpointing_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
-    from engine.train import atomic_save, load_state
+    from engine.training.train import atomic_save, load_state
 
     ck = tmp_path / "ckpt.pt"
     atomic_save({"x": torch.ones(3)}, ck)

@@ -161,7 +161,7 @@ def test_ports_listing_and_connect(jack_server):
         assert target
         with open_output("SynC", connect=target[0].split(":")[0], api="jack") as port:
             assert port.name == target[0] and not port.virtual
-        out = subprocess.run([sys.executable, "-c", "import json,sys; from engine.cli_live import cmd_ports;"
+        out = subprocess.run([sys.executable, "-c", "import json,sys; from engine.cli.live import cmd_ports;"
                               "import argparse; sys.exit(cmd_ports(argparse.Namespace(json=True, api='auto')))"],
                              capture_output=True, text=True, cwd=ROOT, timeout=20)
         assert out.returncode == 0, out.stderr
@@ -199,35 +199,27 @@ def test_stop_mid_stream_leaves_nothing_sounding(jack_server):
 
 
 DRIVER = textwrap.dedent("""
-    # Runs the real `synesthete stream` code path with a stand-in model (engine.runtime is
-    # not required): engine.cli_live parses the arguments and plays over JACK.
-    import sys, time, types, argparse, dataclasses
+    # Runs the real `synesthete stream` code path (engine.cli.main) with a stand-in model in
+    # place of engine.runtime, so the test does not depend on the model: it plays over JACK.
+    import sys, time, types
     from engine.events import VA, NoteEvent
 
-    @dataclasses.dataclass(frozen=True)
-    class GenerationSettings:
-        bars: int = 8; tempo: float = 120; key: str = "auto"; seed: int = 0
-        temperature: float = 1.0; top_p: float = 0.95
+    class Encoding:
+        va = VA(0.5, 0.5); image = "img.png"
 
     class Runtime:
+        model_id = "stand-in"
         @classmethod
-        def load(cls): return cls()
-        def image_va(self, path): return VA(0.5, 0.5)
-        def generate(self, settings, va):
+        def load(cls, model_dir=None): return cls()
+        def encode(self, path): return Encoding()
+        def notes(self, settings, encoding, target=None):
             for i in range(settings.bars * 4):
                 time.sleep(0.01)
                 yield NoteEvent(60 + i % 12, 90, float(i), 4.0)  # overlapping long notes
 
-    sys.modules["engine.runtime"] = types.SimpleNamespace(Runtime=Runtime, GenerationSettings=GenerationSettings)
-    from engine.cli_live import add_parsers
-    from engine.errors import UsageError
-    ap = argparse.ArgumentParser(prog="synesthete")
-    add_parsers(ap.add_subparsers())
-    args = ap.parse_args(sys.argv[1:])
-    try:
-        sys.exit(args.func(args))
-    except UsageError as e:
-        print(f"synesthete: {e}", file=sys.stderr); sys.exit(2)
+    sys.modules["engine.runtime"] = types.SimpleNamespace(Runtime=Runtime)
+    from engine.cli import main
+    sys.exit(main(sys.argv[1:]))
 """)
 
 
@@ -332,7 +324,7 @@ def test_jack_server_vanishing_gives_one_line(tmp_path):
     # `--loop` reports each piece it starts; beyond those, one line and nothing from libjack.
     lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("piece ")]
     assert proc.returncode == 1, err
-    assert lines == ["synesthete: MIDI port 'Synesthete' disappeared"], err
+    assert lines == ["error: MIDI port 'Synesthete' disappeared"], err
 
 
 @pytest.mark.timeout(30)
@@ -394,3 +386,23 @@ def test_follows_daw_clock_start_and_cc_steering(jack_server):
     assert ons[0][1] - times[96] == pytest.approx(0.0, abs=0.03)
     assert ons[1][1] - times[120] == pytest.approx(0.0, abs=0.03)
     assert asked and asked[0].valence == 1.0 and asked[0].arousal == -1.0
+
+
+def test_stream_plays_the_same_notes_generate_writes_for_the_same_request(jack_server, tmp_path):
+    """One request, one piece: `stream` (real model, real JACK port) and `generate` agree note for note."""
+    from engine.midi_io import read_midi
+
+    request = ["--bars", "2", "--tempo", "300", "--seed", "3", "--key", "F#"]
+    take, written = tmp_path / "take.mid", tmp_path / "gen.mid"
+    r = subprocess.run([sys.executable, "-m", "engine.cli", "stream", str(ROOT / "examples" / "coffee.jpg"), *request,
+                        "--api", "jack", "--port-name", unique("Same"), "--also-write", str(take)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "engine.cli", "generate", str(ROOT / "examples" / "coffee.jpg"), *request,
+                        "-o", str(written)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+    def notes(p):
+        return [(n.pitch, n.velocity, round(n.start_beat, 3), round(n.end_beat, 3)) for n in read_midi(p).notes]
+
+    assert notes(take) == notes(written) and len(notes(written)) > 0

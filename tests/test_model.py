@@ -7,9 +7,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.model import ModelConfig, Synesthete, losses  # noqa: E402
+from engine.training.model import ModelConfig, Synesthete, losses  # noqa: E402
 from engine.tokens import BAR, BOS, MODE0, VOCAB_SIZE  # noqa: E402
-from engine.va_estimator import TokenVAEstimator  # noqa: E402
+from engine.training.va_estimator import TokenVAEstimator  # noqa: E402
 from model_fixture import TINY  # noqa: E402
 
 SMALL = ModelConfig(feat_channels=16, feat_tokens=9, d_model=32, n_heads=4, d_ff=64, block_size=64, dropout=0.0)
@@ -78,7 +78,7 @@ def test_va_loss_gradient_reaches_the_decoder_not_the_estimator():
 def test_training_run_writes_metrics_and_a_self_describing_checkpoint(tiny_run):
     import json
 
-    from engine.train import load_state
+    from engine.training.train import load_state
 
     lines = (tiny_run.run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2 and json.loads(lines[-1])["epoch"] == 2
@@ -88,7 +88,7 @@ def test_training_run_writes_metrics_and_a_self_describing_checkpoint(tiny_run):
 
 
 def test_resume_after_a_stop_reaches_the_same_weights(tiny_run, tmp_path):
-    from engine.train import load_state, main
+    from engine.training.train import load_state, main
 
     common = ["--data", str(tiny_run.data), "--epochs", "2", "--estimator", str(tiny_run.estimator), *TINY]
     assert main([*common, "--out", str(tmp_path / "a")]) == 0
@@ -103,7 +103,7 @@ def test_resume_after_a_stop_reaches_the_same_weights(tiny_run, tmp_path):
 def test_two_process_ddp_step_on_gloo(tiny_run, tmp_path):
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
     env = {**os.environ, "SYNESTHETE_CACHE": str(tiny_run.root / "cache"), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", "29517", "-m", "engine.train", "--data", str(tiny_run.data),
+    r = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", "29517", "-m", "engine.training.train", "--data", str(tiny_run.data),
                         "--out", str(tmp_path / "ddp"), "--epochs", "1", "--estimator", str(tiny_run.estimator), *TINY],
                        capture_output=True, text=True, timeout=240, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -112,7 +112,7 @@ def test_two_process_ddp_step_on_gloo(tiny_run, tmp_path):
 
 @pytest.mark.parametrize("name,channels,grid", [("vgg16", 512, 7), ("inception_v3", 2048, 8), ("efficientnet_lite0", 1280, 7)])
 def test_backbones_load_offline_pretrained_weights(name, channels, grid):
-    from engine.backbones import SPECS, build_backbone
+    from engine.training.backbones import SPECS, build_backbone
 
     try:
         net = build_backbone(name)
@@ -128,7 +128,7 @@ def test_backbones_load_offline_pretrained_weights(name, channels, grid):
 
 
 def test_cached_features_are_reused_until_the_image_list_changes(tiny_run, monkeypatch):
-    from engine.feature_cache import cache_paths, compute
+    from engine.training.feature_cache import cache_paths, compute
 
     monkeypatch.setenv("SYNESTHETE_CACHE", str(tiny_run.root / "cache"))
     arr, idx = cache_paths("efficientnet_lite0")

@@ -7,7 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from engine.runtime import GenerationSettings, ModelError, Runtime
+from engine.events import VA
+from engine.request import GenerationSettings
+from engine.runtime import ModelError, Runtime
 from engine.tokens import BAR, token_error_rate
 
 
@@ -19,29 +21,30 @@ def test_export_passes_its_parity_check_and_describes_itself(tiny_run):
     assert side["training"]["data_hash"] and side["grid"] == {"steps_per_beat": 4, "beats_per_bar": 4}
 
 
-def test_runtime_greedy_tokens_equal_pytorch_for_the_same_seed(tiny_run):
+def test_pytorch_and_onnx_runtime_compose_the_same_piece_for_the_same_request(tiny_run):
+    """One compose loop: the PyTorch checkpoint and its ONNX export, given the same request, write
+    the same tokens and notes (sampled, not greedy, so the seed's random draws line up too)."""
     torch = pytest.importorskip("torch")
-    from engine.sampling import SamplingSettings, TokenStream
-    from engine.torch_backend import TorchEncoder, TorchStepper, load_checkpoint
+    from engine.compose import compose
+    from engine.training.torch_backend import TorchEncoder, TorchStepper, load_checkpoint
 
     rt = Runtime.load(tiny_run.onnx)
-    rt_tokens: list[int] = []
-    list(rt.generate(GenerationSettings(bars=3, temperature=0.0, seed=5), image=tiny_run.photo, tokens_out=rt_tokens))
+    enc = rt.encode(tiny_run.photo)
     model, _ = load_checkpoint(tiny_run.ckpt)
     memory, va = TorchEncoder(model)(tiny_run.photo)
-    ort_va = rt.last_va()
-    assert np.allclose(va, [ort_va.valence, ort_va.arousal], atol=1e-4)
-    mode = "major" if va[0] >= 0 else "minor"
-    stream = TokenStream(TorchStepper(model, memory, torch.tensor(va)[None]), SamplingSettings(bars=3, temperature=0.0, seed=5, mode=mode))
-    assert [t for t, _ in stream] == rt_tokens
+    assert np.allclose(va, [enc.va.valence, enc.va.arousal], atol=1e-4)
+    s = GenerationSettings(bars=3, temperature=0.0, seed=5, key="Eb")
+    ort_piece = rt.compose(s, enc)
+    torch_piece = compose(TorchStepper(model, memory, torch.tensor([[enc.va.valence, enc.va.arousal]])), s, enc.va)
+    assert torch_piece.tokens == ort_piece.tokens and torch_piece.notes == ort_piece.notes
 
 
 def test_sampled_pieces_are_valid_and_reproducible(tiny_run):
     rt = Runtime.load(tiny_run.onnx)
-    rt.image_va(tiny_run.photo)
+    enc = rt.encode(tiny_run.photo)
     a, b = [], []
-    notes_a = list(rt.generate(GenerationSettings(bars=4, seed=11), tokens_out=a))
-    notes_b = list(rt.generate(GenerationSettings(bars=4, seed=11), tokens_out=b))
+    notes_a = list(rt.notes(GenerationSettings(bars=4, seed=11), enc, tokens_out=a))
+    notes_b = list(rt.notes(GenerationSettings(bars=4, seed=11), enc, tokens_out=b))
     assert a == b and notes_a == notes_b
     assert token_error_rate(a) == 0.0
     assert all(0 <= n.start < 16 for n in notes_a)
@@ -51,10 +54,10 @@ def test_sampled_pieces_are_valid_and_reproducible(tiny_run):
 
 def test_key_transposes_the_result(tiny_run):
     rt = Runtime.load(tiny_run.onnx)
-    rt.image_va(tiny_run.photo)
-    c = rt.compose(GenerationSettings(bars=2, seed=3, key="C"))
-    d = rt.compose(GenerationSettings(bars=2, seed=3, key="D"))
-    assert c.key == "C" and d.key == "D"
+    enc = rt.encode(tiny_run.photo)
+    c = rt.compose(GenerationSettings(bars=2, seed=3, key="C"), enc)
+    d = rt.compose(GenerationSettings(bars=2, seed=3, key="D"), enc)
+    assert c.key.name == "C" and d.key.name == "D"
     assert [n.pitch for n in d.notes] == [n.pitch + 2 if n.pitch + 2 <= 108 else n.pitch - 10 for n in c.notes]
 
 
@@ -102,12 +105,24 @@ def _edit_sidecar(d, **kw):
 def test_pieces_longer_than_the_context_window_slide_and_stay_valid(tiny_run):
     """The tiny model's window is 128 tokens; 24 bars need several slides."""
     rt = Runtime.load(tiny_run.onnx)
-    rt.image_va(tiny_run.photo)
     toks: list[int] = []
-    notes = list(rt.generate(GenerationSettings(bars=24, seed=2), tokens_out=toks))
+    notes = list(rt.notes(GenerationSettings(bars=24, seed=2), rt.encode(tiny_run.photo), tokens_out=toks))
     assert len(toks) > 2 * 128
     assert token_error_rate(toks) == 0.0 and toks.count(BAR) == 24
     assert max(n.end for n in notes) <= 24 * 4
+
+
+def test_encoding_is_a_value_and_variations_do_not_depend_on_call_order(tiny_run, tmp_path):
+    """No hidden state: encoding another picture in between changes nothing about a piece."""
+    from fixtures import make_photo
+
+    rt = Runtime.load(tiny_run.onnx)
+    enc = rt.encode(tiny_run.photo)
+    s = GenerationSettings(bars=2, seed=4)
+    first = rt.compose(s, enc)
+    other = rt.encode(make_photo(tmp_path / "other.jpg", warm=False))
+    list(rt.notes(GenerationSettings(bars=2, seed=4), other, VA(-0.9, 0.9)))
+    assert rt.compose(s, enc) == first and first.image == tiny_run.photo.name
 
 
 @pytest.mark.parametrize("backbone", ["vgg16", "inception_v3"])
@@ -115,10 +130,10 @@ def test_the_papers_backbones_export_with_parity_too(backbone, tmp_path):
     # efficientnet_lite0 is exported by the tiny_run fixture; the FID InceptionV3 is a
     # TorchScript network and takes the two-graph export path
     torch = pytest.importorskip("torch")
-    import export_onnx
-    from engine.backbones import SPECS, build_backbone
-    from engine.model import ModelConfig, Synesthete
-    from engine.train import atomic_save
+    from engine.training.export import export
+    from engine.training.backbones import SPECS, build_backbone
+    from engine.training.model import ModelConfig, Synesthete
+    from engine.training.train import atomic_save
     from fixtures import make_photo
 
     try:
@@ -129,9 +144,10 @@ def test_the_papers_backbones_export_with_parity_too(backbone, tmp_path):
     torch.manual_seed(0)
     c = ModelConfig(backbone=backbone, feat_channels=spec.channels, feat_tokens=spec.grid ** 2, d_model=32, d_ff=64, block_size=64)
     atomic_save({"model": Synesthete(c).state_dict(), "model_config": c.to_dict(), "global_step": 0, "epoch": 0}, tmp_path / "ckpt.pt")
-    res = export_onnx.export(str(tmp_path / "ckpt.pt"), str(tmp_path / "onnx"), rollout=32)
+    res = export(str(tmp_path / "ckpt.pt"), str(tmp_path / "onnx"), rollout=32)
     assert res["ok"] and res["tokens_equal"] and res["va_max_abs_diff"] < 1e-3
     rt = Runtime.load(tmp_path / "onnx")
-    notes = list(rt.generate(GenerationSettings(bars=2, seed=1), image=make_photo(tmp_path / "photo.jpg")))
+    enc = rt.encode(make_photo(tmp_path / "photo.jpg"))
+    assert enc.memory.shape == (1, spec.grid ** 2, 32) and -1 <= enc.va.valence <= 1 and -1 <= enc.va.arousal <= 1
+    notes = list(rt.notes(GenerationSettings(bars=2, seed=1), enc))
     assert all(0 <= n.start < 8 for n in notes)
-    assert rt.last_va() is not None

@@ -2,7 +2,7 @@
 
     synesthete train --data PATH --out runs/main --preset fast
     synesthete train --data PATH --out runs/main --resume            # continue exactly
-    torchrun --nproc_per_node 2 -m engine.train --data PATH --out runs/ddp --preset fast
+    torchrun --nproc_per_node 2 -m engine.training.train --data PATH --out runs/ddp --preset fast
 
 Presets: ``paper`` = Adam, lr 1e-5, 15 epochs, constant lr (the paper's; under-trains a
 decoder from scratch, reported anyway); ``fast`` = AdamW, lr 1e-3 with warm-up and cosine
@@ -32,8 +32,8 @@ import torch.distributed as dist
 from .dataset import data_dir, list_hash, read_images
 from .model import ModelConfig, Synesthete, losses
 from .pairing import make_pairs
-from .train_data import pad, piece_windows, usable_pieces
-from .train_args import add_arguments
+from .sequences import pad, piece_windows, usable_pieces
+from .args import add_arguments
 
 
 @dataclass
@@ -213,7 +213,7 @@ def train(args) -> int:
 
         est_path = Path(args.estimator)
         if not est_path.exists():
-            raise FileNotFoundError(f"{est_path}: VA estimator missing; run python -m engine.va_estimator --out {est_path} (or --no-va-loss)")
+            raise FileNotFoundError(f"{est_path}: VA estimator missing; run python -m engine.training.va_estimator --out {est_path} (or --no-va-loss)")
         estimator = va_estimator.load(est_path)
     opt_cls = torch.optim.Adam if c.optimizer == "adam" else torch.optim.AdamW
     opt_kw = {} if c.optimizer == "adam" else {"weight_decay": c.weight_decay}
@@ -318,7 +318,7 @@ def train(args) -> int:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="engine.train", description="train Synesthete")
+    ap = argparse.ArgumentParser(prog="engine.training.train", description="train Synesthete")
     add_arguments(ap)
     return train(ap.parse_args(argv))
 

@@ -18,7 +18,7 @@ inference the conditioning VA is the head's prediction, or the user's override.
 piece, logits for token t+1. Their softmax p_t (a distribution over the vocabulary, no
 sampling, no temperature) forms a *soft token sequence* p_1..p_{T-1} aligned with the real
 tokens x_2..x_T (padding masked out). A frozen training-time estimator
-(``engine.va_estimator.TokenVAEstimator``, pretrained on real token sequences and their VA
+(``engine.training.va_estimator.TokenVAEstimator``, pretrained on real token sequences and their VA
 labels) maps that soft sequence to a VA through expected embeddings p_t @ E. The VA loss is
 the mean absolute error between that VA and the reference VA (the paired piece's label),
 added to the token cross-entropy with weight ``va_loss_weight``; gradients flow through p_t
@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .tokens import PAD, VOCAB_SIZE
+from ..tokens import PAD, VOCAB_SIZE
 
 
 @dataclass

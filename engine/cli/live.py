@@ -1,8 +1,7 @@
 """``synesthete ports`` and ``synesthete stream``: the live half of the command line.
 
-``engine.cli`` calls ``add_parsers(subparsers)``; each command's ``func(args)`` returns the
-exit code. Bad arguments raise ``UsageError`` (exit 2); a port that fails or disappears
-prints one line and returns 1, after the port has been silenced.
+Bad arguments raise ``UsageError`` (exit 2); a port that fails or disappears raises
+``PortError`` after the port has been silenced (exit 1). ``engine.cli.main`` maps both.
 
     synesthete ports --json
     synesthete stream examples/coffee.jpg --bars 8 --tempo 100 --also-write take1.mid
@@ -17,8 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import UsageError
-
+from ..errors import UsageError
+from .args import add_generation_args, override_va, settings_from
+from .output import check_out
 
 
 def add_parsers(subparsers) -> None:
@@ -40,15 +40,7 @@ def add_parsers(subparsers) -> None:
                        help="name of the virtual output port to create (default: Synesthete)")
     where.add_argument("--connect", metavar="SUBSTRING",
                        help="send to an existing output port whose name contains SUBSTRING")
-    s.add_argument("--bars", type=int, default=8, metavar="N", help="bars per piece, 1..64 (default: 8)")
-    s.add_argument("--tempo", type=float, default=None, metavar="BPM",
-                   help="tempo in BPM, 20..300 (default: from the target arousal, 72..144; with --sync the DAW's clock wins)")
-    s.add_argument("--key", default="auto", help="auto (C major / A minor from valence), or e.g. D, F#, Bbm, Am")
-    s.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default: 0)")
-    s.add_argument("--temperature", type=float, default=1.0, metavar="T",
-                   help="0 = greedy, 1 = as trained (default), up to 5")
-    s.add_argument("--valence", type=float, metavar="V", help="override valence, -1..1 (with --arousal)")
-    s.add_argument("--arousal", type=float, metavar="A", help="override arousal, -1..1 (with --valence)")
+    add_generation_args(s, tempo_note="; with --sync the DAW's clock wins")
     s.add_argument("--also-write", metavar="OUT.mid", help="also save exactly what was played")
     s.add_argument("--sync", action="store_true",
                    help="wait for the DAW's Start on 'Synesthete In', begin on the next bar, follow its clock")
@@ -61,19 +53,10 @@ def add_parsers(subparsers) -> None:
     s.set_defaults(func=cmd_stream)
 
 
-def _fail(msg: str) -> int:
-    print(f"synesthete: {msg}", file=sys.stderr)
-    return 1
-
-
 def cmd_ports(args) -> int:
-    from .ports import PortError, PortNotFound, list_ports
-    try:
-        ports = list_ports(args.api)
-    except PortNotFound as err:
-        raise UsageError(str(err)) from None
-    except PortError as err:
-        return _fail(str(err))
+    from ..ports import list_ports
+
+    ports = list_ports(args.api)
     if args.json:
         print(json.dumps(ports))
         return 0
@@ -85,25 +68,23 @@ def cmd_ports(args) -> int:
     return 0
 
 
-def _validate(args) -> None:
-    from .cli import check_generation_args, override_va
-
+def _validate(args):
+    """Everything about the request, checked before a port opens or a note plays."""
     if not Path(args.image).is_file():
         raise UsageError(f"{args.image}: no such image file")
-    override_va(args)
-    check_generation_args(args)
+    va = override_va(args)
+    settings = settings_from(args)
     if args.also_write:
-        out = Path(args.also_write)
-        if out.is_dir() or not out.parent.is_dir():
-            raise UsageError(f"{out}: cannot write there (give a .mid file in an existing directory)")
+        check_out(args.also_write, inputs=[args.image])
+    return va, settings
 
 
 def cmd_stream(args) -> int:
-    from .live import stream
-    from .midi_in import MidiIn
-    from .ports import PortError, PortNotFound, open_output
+    from ..live import stream
+    from ..midi_in import MidiIn
+    from ..ports import PortNotFound, open_output
 
-    _validate(args)
+    va, settings = _validate(args)
     port = midi_in = None
     try:
         try:
@@ -113,22 +94,17 @@ def cmd_stream(args) -> int:
                 midi_in = MidiIn(cc_valence=args.cc_valence, cc_arousal=args.cc_arousal, api=args.api)
         except PortNotFound as err:
             raise UsageError(str(err)) from None
-        from .runtime import Runtime  # late: loads onnxruntime
+        from ..runtime import Runtime  # late: loads onnxruntime
 
-        rt = Runtime.load()
-        try:
-            image_va = rt.image_va(args.image)
-        except (OSError, ValueError) as err:
-            raise UsageError(f"{args.image}: {str(err).splitlines()[0]}") from None
-        from .cli import override_va, settings_from
-
-        va = override_va(args) or image_va
-        settings = settings_from(args, va.arousal)  # the default tempo follows the target arousal
+        rt = Runtime.load(args.model_dir)
+        enc = rt.encode(args.image)
+        target = va or enc.va
+        tempo = settings.tempo_for(target)  # fixed for the take: the DAW's clock wins with --sync
         pieces = [0]
 
         def next_piece(next_va):
             pieces[0] += 1
-            return rt.generate(dataclasses.replace(settings, seed=args.seed + pieces[0]), next_va)
+            return rt.notes(dataclasses.replace(settings, seed=settings.seed + pieces[0]), enc, next_va)
 
         def on_piece(i, piece_va):
             if args.loop:
@@ -140,15 +116,11 @@ def cmd_stream(args) -> int:
             print(f"Playing on {where}; waiting for the DAW's Start on 'Synesthete In'...", file=sys.stderr)
         else:
             print(f"Playing on {where}. Ctrl-C stops.", file=sys.stderr)
-        result = stream(rt.generate(settings, va), port=port, tempo=settings.tempo, sync=args.sync,
-                        midi_in=midi_in, next_piece=next_piece if args.loop else None, va=va,
-                        piece_beats=4.0 * args.bars, also_write=args.also_write,
-                        write_settings={"image": str(args.image), "bars": args.bars,
-                                        "tempo": settings.tempo, "seed": args.seed,
-                                        "temperature": args.temperature, "key": args.key, **va.as_dict()},
+        result = stream(rt.notes(settings, enc, target), port=port, tempo=tempo, sync=args.sync,
+                        midi_in=midi_in, next_piece=next_piece if args.loop else None, va=target,
+                        piece_beats=settings.beats, also_write=args.also_write,
+                        write_settings=settings.metadata(target, image=enc.image, model=rt.model_id),
                         handle_signals=True, on_piece=on_piece)
-    except PortError as err:
-        return _fail(str(err))
     finally:
         if midi_in is not None:
             midi_in.close()

@@ -6,9 +6,9 @@ from collections import Counter
 import numpy as np
 
 from .dataset import SPLITS, data_dir, load_pieces, read_images, read_midis
-from .events import quadrant
+from ..events import PIANO_HIGH, PIANO_LOW, quadrant
 from .pairing import make_pairs, nearest_neighbour_stats, pairing_stats
-from .tokens import DURATION_STEPS, STEPS_PER_BAR, VELOCITY_BINS, GridNote, decode, duration_bin, encode, notes_to_grid, velocity_bin
+from ..tokens import DURATION_STEPS, STEPS_PER_BAR, VELOCITY_BINS, GridNote, decode, duration_bin, encode, notes_to_grid, velocity_bin
 
 
 def round_trip(pieces) -> dict:
@@ -17,7 +17,7 @@ def round_trip(pieces) -> dict:
     max_err = 0
     per_bar = []
     for p in pieces:
-        grid = [GridNote(int(a), int(b), int(c), int(d)) for a, b, c, d in p.notes if 21 <= a <= 108]
+        grid = [GridNote(int(a), int(b), int(c), int(d)) for a, b, c, d in p.notes if PIANO_LOW <= a <= PIANO_HIGH]
         toks = encode(grid, p.mode)
         back = notes_to_grid(decode(toks))
         n_bars = max(g.start for g in grid) // STEPS_PER_BAR + 1

@@ -9,7 +9,7 @@ It is pretrained on the train split's token sequences and VA labels, then frozen
 deliberately a different model on different inputs from the judge (``engine.judge``:
 ridge regression on hand-made musical features), which scores the evaluation.
 
-    python -m engine.va_estimator --data PATH --out runs/va_estimator.pt
+    python -m engine.training.va_estimator --data PATH --out runs/va_estimator.pt
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .tokens import PAD, VOCAB_SIZE
+from ..tokens import PAD, VOCAB_SIZE
 
 
 class TokenVAEstimator(nn.Module):
@@ -98,7 +98,7 @@ def load(path: Path) -> TokenVAEstimator:
 
 
 def main(argv=None) -> int:
-    from .train_data import build_sequences
+    from .sequences import build_sequences
 
     ap = argparse.ArgumentParser(description="pretrain the training-time VA estimator")
     ap.add_argument("--data")

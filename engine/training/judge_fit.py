@@ -1,6 +1,6 @@
 """Fit the judge on the train split of midi.csv, choose ridge strength on val, report on test.
 
-    python -m engine.train_judge [--data PATH] [--out engine/models/judge.json]
+    python -m engine.training.judge_fit [--data PATH] [--out engine/models/judge.json]
 
 Pieces that fail the beat-tracking sanity check are left out, as in training.
 """
@@ -13,14 +13,15 @@ import sys
 import numpy as np
 
 from .dataset import data_dir, load_pieces, read_midis
-from .events import quadrant
-from .judge import JUDGE_PATH, Judge, features
+from ..events import quadrant
+from ..judge import JUDGE_PATH, Judge, features
+from ..tokens import STEPS_PER_BEAT
 
 EMOPIA_PUBLISHED = {"quadrant_acc": 0.684, "arousal_acc": 0.882, "valence_acc": 0.833}
 
 
 def piece_features(pieces) -> np.ndarray:
-    return np.stack([features(p.notes[:, 0], p.notes[:, 1], p.notes[:, 2] / 4.0, p.notes[:, 3] / 4.0) for p in pieces])
+    return np.stack([features(p.notes[:, 0], p.notes[:, 1], p.notes[:, 2] / STEPS_PER_BEAT, p.notes[:, 3] / STEPS_PER_BEAT) for p in pieces])
 
 
 def scores(pred: np.ndarray, y: np.ndarray) -> dict:

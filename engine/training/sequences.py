@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dataset import Piece, data_dir, load_pieces, read_midis
-from .keys import shift_to_reference
-from .tokens import PAD, STEPS_PER_BAR, GridNote, encode
+from ..keys import shift_to_reference
+from ..tokens import PAD, STEPS_PER_BAR, GridNote, encode
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The ``train`` command's arguments, apart from engine.train so the CLI starts without torch."""
+"""The ``train`` command's arguments, apart from ``train`` so the command line starts without torch."""
 from __future__ import annotations
 
 import argparse

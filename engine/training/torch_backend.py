@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .backbones import SPECS, build_backbone
-from .images import load_image, preprocess
+from ..images import load_image, preprocess
 from .model import ModelConfig, Synesthete
 
 

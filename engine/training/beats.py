@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .midi_io import MidiPiece
-from .tokens import STEPS_PER_BEAT, GridNote
+from ..midi_io import MidiPiece
+from ..events import BEATS_PER_BAR
+from ..tokens import STEPS_PER_BEAT, GridNote
 
 FPS = 100
 MIN_BPM, MAX_BPM, MAX_IBI_CV, MIN_BEATS = 50.0, 200.0, 0.25, 8
@@ -94,7 +95,7 @@ def quantize_performance(piece: MidiPiece) -> Quantized:
     phase = int(np.argmax(strength))
     b_on = b_on - phase
     b_off = b_off - phase
-    shift = -np.floor(b_on.min() / 4.0) * 4 if b_on.min() < 0 else 0.0  # whole bars, keep phase
+    shift = -np.floor(b_on.min() / BEATS_PER_BAR) * BEATS_PER_BAR if b_on.min() < 0 else 0.0  # whole bars, keep phase
     q_on = np.round(b_on * STEPS_PER_BEAT) / STEPS_PER_BEAT
     err_ms = np.abs(_beat_time(q_on + phase, beats) - on) * 1000.0
     notes = []

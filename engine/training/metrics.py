@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .events import NoteEvent
+from ..events import NoteEvent
 
 
 def to_muspy(notes: list[NoteEvent], resolution: int = 4):

@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import data_dir, read_images
-from .events import NoteEvent, quadrant
-from .judge import Judge
-from .keys import major_clarity
+from ..events import NoteEvent, quadrant
+from ..judge import Judge
+from ..keys import major_clarity
+from ..tokens import STEPS_PER_BAR, STEPS_PER_BEAT
 from .metrics import mean_velocity, muspy_metrics, note_density, spearman
 
 PAPER = {"polyphony_rate": 0.7818, "pitch_entropy": 3.0932, "groove_consistency": 0.9998}
@@ -52,14 +53,14 @@ def test_images(root: Path, n: int):
 
 
 def reference_pieces(root: Path, bars: int):
-    from .train_data import usable_pieces
+    from .sequences import usable_pieces
 
     out = []
     for p in usable_pieces(root):
         if p.item.split != "test":
             continue
-        sel = p.notes[p.notes[:, 2] < bars * 16]
-        notes = [NoteEvent(int(a), int(b), c / 4.0, d / 4.0) for a, b, c, d in sel]
+        sel = p.notes[p.notes[:, 2] < bars * STEPS_PER_BAR]
+        notes = [NoteEvent(int(a), int(b), c / STEPS_PER_BEAT, d / STEPS_PER_BEAT) for a, b, c, d in sel]
         if len(notes) >= 8:
             out.append((p.item, notes))
     return out
@@ -88,58 +89,68 @@ def generate_run(run: Path, images, root: Path, bars: int, log) -> dict:
     ``label``: conditioned on the image's labelled VA (isolates the decoder). ``image``:
     conditioned on the VA the model's own image head reads from the picture — the product's
     default path, so it is where backbones differ. ``pred_va``: that read VA. ``ter``: token
-    error rate over every sampled token."""
-    from .events import VA
-    from .tokens import token_error_rate
+    error rate over every sampled token. Transformer runs are exported and sampled with the
+    product's runtime; the LSTM with PyTorch steps through the same ``compose`` loop."""
+    from ..compose import compose
+    from ..events import VA
+    from ..request import GenerationSettings
+    from ..tokens import token_error_rate
     from .torch_backend import load_checkpoint
 
     model, state = load_checkpoint(run / "ckpt.pt")
     out: dict = {"label": [], "image": [], "pred_va": []}
     errors = []
-    if model.config.decoder == "transformer":
-        import export_onnx
-
-        from .runtime import GenerationSettings, Runtime
-
-        onnx_dir = run / "onnx"
-        side = onnx_dir / "synesthete.json"
-        if not side.exists() or json.loads(side.read_text())["training"]["global_step"] != state["global_step"]:
-            res = export_onnx.export(str(run / "ckpt.pt"), str(onnx_dir), rollout=64)
-            if not res["ok"]:
-                raise RuntimeError(f"{run}: ONNX parity failed: {res}")
-        rt = Runtime.load(onnx_dir, verify=False)
-        for k, im in enumerate(images):
-            s = GenerationSettings(bars=bars, seed=k, temperature=1.0, top_p=0.95)
-            label_toks: list[int] = []
-            image_toks: list[int] = []
-            out["label"].append(list(rt.generate(s, VA(im.valence, im.arousal), image=root / im.path, tokens_out=label_toks)))
-            read = rt.last_va()  # the image was encoded just above; the second piece reuses that memory
-            out["image"].append(list(rt.generate(s, read, tokens_out=image_toks)))
-            errors += [token_error_rate(label_toks), token_error_rate(image_toks)]
-            out["pred_va"].append([read.valence, read.arousal])
-            log(f"  {run.name}: {k + 1}/{len(images)}")
-    else:
-        import torch
-
-        from .keys import resolve_key
-        from .sampling import SamplingSettings, TokenStream
-        from .torch_backend import TorchEncoder, TorchStepper
-
-        enc = TorchEncoder(model)
-        for k, im in enumerate(images):
-            memory, read = enc(root / im.path)
-            read = np.clip(np.asarray(read, dtype=np.float32).reshape(2), -1, 1)
-            for cond, va in (("label", np.array([im.valence, im.arousal], dtype=np.float32)), ("image", read)):
-                _, mode = resolve_key("auto", float(va[0]))
-                st = TorchStepper(model, memory, torch.tensor(va)[None])
-                stream = TokenStream(st, SamplingSettings(bars=bars, seed=k, temperature=1.0, top_p=0.95, mode=mode))
-                notes = [n for _, ns in stream for n in ns]
-                errors.append(token_error_rate(stream.tokens))
-                out[cond].append([n if n.end <= bars * 4 else NoteEvent(n.pitch, n.velocity, n.start, bars * 4 - n.start) for n in notes])
-            out["pred_va"].append([float(read[0]), float(read[1])])
-            log(f"  {run.name}: {k + 1}/{len(images)}")
-    out["ter"] = float(np.mean(errors))
+    encode_and_step = _ort_backend(run, state, log) if model.config.decoder == "transformer" else _torch_backend(model)
+    for k, im in enumerate(images):
+        s = GenerationSettings(bars=bars, seed=k, temperature=1.0, top_p=0.95)
+        encoding, read, stepper = encode_and_step(root / im.path)
+        for cond, target in (("label", VA(im.valence, im.arousal)), ("image", read)):
+            piece = compose(stepper(encoding, target), s, target)
+            out[cond].append(list(piece.notes))
+            errors.append(token_error_rate(list(piece.tokens)))
+        out["pred_va"].append([read.valence, read.arousal])
+        log(f"  {run.name}: {k + 1}/{len(images)}")
+    out["ter"] = float(np.mean(errors)) if errors else float("nan")
     return out
+
+
+def _ort_backend(run: Path, state: dict, log):
+    """(image → (encoding, read VA, stepper factory)) through the exported ONNX files."""
+    from ..runtime import Runtime
+    from .export import export
+
+    onnx_dir = run / "onnx"
+    side = onnx_dir / "synesthete.json"
+    if not side.exists() or json.loads(side.read_text())["training"]["global_step"] != state["global_step"]:
+        res = export(str(run / "ckpt.pt"), str(onnx_dir), rollout=64)
+        if not res["ok"]:
+            raise RuntimeError(f"{run}: ONNX parity failed: {res}")
+    rt = Runtime.load(onnx_dir, verify=False)
+
+    def encode(path):
+        enc = rt.encode(path)
+        return enc, enc.va, rt.stepper
+
+    return encode
+
+
+def _torch_backend(model):
+    import torch
+
+    from ..events import VA
+    from .torch_backend import TorchEncoder, TorchStepper
+
+    enc = TorchEncoder(model)
+
+    def stepper(memory, target):
+        return TorchStepper(model, memory, torch.tensor([[target.valence, target.arousal]], dtype=torch.float32))
+
+    def encode(path):
+        memory, read = enc(path)
+        read = np.clip(np.asarray(read, dtype=np.float32).reshape(2), -1, 1)
+        return memory, VA(float(read[0]), float(read[1])), stepper
+
+    return encode
 
 
 def loss_curves(runs: Path, out_png: Path) -> bool:

@@ -1,6 +1,6 @@
 """Frozen-backbone feature maps of every labelled image, computed once and cached.
 
-    python -m engine.feature_cache --backbone efficientnet_lite0 [--data PATH]
+    python -m engine.training.feature_cache --backbone efficientnet_lite0 [--data PATH]
 
 Writes ``cache/features/<backbone>.npy`` (float16, N x C x H x W, images.csv order) and
 ``<backbone>.json`` (the paths, so a changed images.csv is detected). Resumable: work is
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import cache_dir, data_dir, read_images
-from .images import load_image, preprocess
+from ..images import load_image, preprocess
 
 CHUNK = 64
 
@@ -30,7 +30,7 @@ def load_features(backbone: str, root: Path) -> tuple[np.ndarray, dict[str, int]
     """(features array, path → row) for the images of ``root``; raises if not computed yet."""
     arr_p, idx_p = cache_paths(backbone)
     if not arr_p.exists():
-        raise FileNotFoundError(f"no cached {backbone} features: run python -m engine.feature_cache --backbone {backbone}")
+        raise FileNotFoundError(f"no cached {backbone} features: run python -m engine.training.feature_cache --backbone {backbone}")
     paths = json.loads(idx_p.read_text())["paths"]
     wanted = [it.path for it in read_images(root)]
     if paths != wanted:

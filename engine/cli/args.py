@@ -1,0 +1,47 @@
+"""Flags → a ``GenerationSettings`` and a target VA: shared by ``generate`` and ``stream``.
+
+The flags only name things; ``engine.request`` checks every value once and its
+``SettingError`` is printed with the flag's name by ``engine.cli.main``.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+
+from ..errors import UsageError
+from ..events import VA
+from ..request import (DEFAULT_BARS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, MAX_BARS, MAX_TEMPERATURE, MAX_TEMPO, MIN_TEMPO,
+                       TEMPO_AT_NEUTRAL, TEMPO_PER_AROUSAL, GenerationSettings)
+
+
+def add_generation_args(ap: argparse.ArgumentParser, *, tempo_note: str = "") -> None:
+    lo, hi = TEMPO_AT_NEUTRAL - TEMPO_PER_AROUSAL, TEMPO_AT_NEUTRAL + TEMPO_PER_AROUSAL
+    ap.add_argument("--bars", type=int, default=DEFAULT_BARS, metavar="N", help=f"length in 4/4 bars, 1..{MAX_BARS} (default {DEFAULT_BARS})")
+    ap.add_argument("--tempo", type=float, default=None, metavar="BPM",
+                    help=f"BPM, {MIN_TEMPO:g}..{MAX_TEMPO:g} (default: from the target arousal, {lo:g}..{hi:g}{tempo_note})")
+    ap.add_argument("--key", default="auto", help="auto (C major for positive valence, else A minor), or e.g. D, F#, Bbm, Am")
+    ap.add_argument("--seed", type=int, default=0, metavar="S", help="random seed, 0 or more (same seed + settings = same music)")
+    ap.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, metavar="T",
+                    help=f"0 = greedy, 1 = as trained (default), up to {MAX_TEMPERATURE:g}")
+    ap.add_argument("--top-p", type=float, default=DEFAULT_TOP_P, metavar="P", help=f"nucleus sampling mass in (0, 1] (default {DEFAULT_TOP_P})")
+    ap.add_argument("--valence", type=float, metavar="V", help="override the image's valence, in [-1, 1] (needs --arousal)")
+    ap.add_argument("--arousal", type=float, metavar="A", help="override the image's arousal, in [-1, 1] (needs --valence)")
+    ap.add_argument("--model-dir", help="ONNX model directory (default: the shipped model)")
+
+
+def override_va(args) -> VA | None:
+    """The VA given by ``--valence/--arousal``, or None to use the picture's."""
+    if (args.valence is None) != (args.arousal is None):
+        raise UsageError("--valence and --arousal go together")
+    if args.valence is None:
+        return None
+    for name in ("valence", "arousal"):
+        v = getattr(args, name)
+        if not (math.isfinite(v) and -1 <= v <= 1):
+            raise UsageError(f"--{name} must be in [-1, 1] (received {v})")
+    return VA(args.valence, args.arousal)
+
+
+def settings_from(args) -> GenerationSettings:
+    return GenerationSettings(bars=args.bars, tempo=args.tempo, key=args.key, seed=args.seed,
+                              temperature=args.temperature, top_p=args.top_p)

@@ -1,0 +1,89 @@
+"""``generate``, ``va``, ``music-va`` and ``bench``: the file-and-number half of the command line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UsageError
+from .args import add_generation_args, override_va, settings_from
+from .output import check_out, emit
+
+
+def add_parsers(sub) -> None:
+    g = sub.add_parser("generate", help="compose a .mid file from an image")
+    g.add_argument("image")
+    g.add_argument("-o", "--out", required=True, help="output .mid file")
+    add_generation_args(g)
+    g.add_argument("--json", action="store_true")
+    g.set_defaults(func=cmd_generate)
+
+    v = sub.add_parser("va", help="an image's valence/arousal")
+    v.add_argument("image")
+    v.add_argument("--model-dir")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=cmd_va)
+
+    m = sub.add_parser("music-va", help="a MIDI file's valence/arousal (the judge)")
+    m.add_argument("midi")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_music_va)
+
+    b = sub.add_parser("bench", help="speed and memory figures")
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--image", help="image to time (default: the example photo)")
+    b.add_argument("--checkpoint", help="PyTorch checkpoint with the same weights (default: runs/main/ckpt.pt if present)")
+    b.add_argument("--repeats", type=int, default=5)
+    b.set_defaults(func=cmd_bench)
+
+
+def load_runtime(args):
+    from ..runtime import Runtime
+
+    return Runtime.load(getattr(args, "model_dir", None))
+
+
+def check_image_path(p: str) -> None:
+    if not Path(p).exists():
+        raise UsageError(f"{p}: no such file")
+
+
+def cmd_generate(args) -> int:
+    out = check_out(args.out, inputs=[args.image])
+    check_image_path(args.image)
+    va = override_va(args)
+    settings = settings_from(args)
+    rt = load_runtime(args)
+    enc = rt.encode(args.image)
+    piece = rt.compose(settings, enc, va)
+    path = piece.write(out)
+    obj = {"path": str(path), "image_va": enc.va.as_dict(), "target_va": piece.target.as_dict(), "notes": len(piece.notes),
+           "seconds": round(piece.seconds, 3), "bars": settings.bars, "tempo": piece.tempo, "key": piece.key.name, "seed": settings.seed}
+    t, i = piece.target, enc.va
+    emit(args, obj, f"wrote {path}: {len(piece.notes)} notes, {settings.bars} bars at {piece.tempo:g} BPM in {piece.key.name} "
+         f"(image VA {i.valence:+.2f}/{i.arousal:+.2f}, target {t.valence:+.2f}/{t.arousal:+.2f}, {t.mood})")
+    return 0
+
+
+def cmd_va(args) -> int:
+    check_image_path(args.image)
+    va = load_runtime(args).image_va(args.image)
+    obj = {**va.as_dict(), "quadrant": va.quadrant}
+    emit(args, obj, f"valence {va.valence:+.3f}  arousal {va.arousal:+.3f}  quadrant Q{va.quadrant} ({va.mood})")
+    return 0
+
+
+def cmd_music_va(args) -> int:
+    from ..events import QUADRANT_NAMES, NoteEvent
+    from ..judge import Judge
+    from ..midi_io import read_midi
+
+    piece = read_midi(args.midi)
+    notes = [NoteEvent(n.pitch, n.velocity, n.start_beat, n.end_beat - n.start_beat) for n in piece.notes]
+    v = Judge.load().verdict(notes)
+    emit(args, v, f"valence {v['valence']:+.3f}  arousal {v['arousal']:+.3f}  quadrant Q{v['quadrant']} ({QUADRANT_NAMES[v['quadrant']]})")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from ..bench import run
+
+    return run(args)

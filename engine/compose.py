@@ -1,0 +1,43 @@
+"""The one loop from a decoder to the notes of a piece, for every backend.
+
+ONNX Runtime (the product), PyTorch (evaluation of every run, the LSTM included) and the
+benchmark all come through here, so a piece is made the same way wherever it is made: the
+mode from the resolved key, grammar-masked sampling (``engine.sampling``), transposition from
+C major / A minor to the key, and notes cut at the last bar line so a clip loops cleanly.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from .events import VA, NoteEvent
+from .keys import transpose_from_reference
+from .request import GenerationSettings, Piece
+from .sampling import SamplingSettings, Stepper, TokenStream
+
+
+def sampling_settings(settings: GenerationSettings, target: VA) -> SamplingSettings:
+    return SamplingSettings(bars=settings.bars, temperature=settings.temperature, top_p=settings.top_p,
+                            seed=settings.seed, mode=settings.key_for(target).mode)
+
+
+def compose_notes(stepper: Stepper, settings: GenerationSettings, target: VA,
+                  tokens_out: list[int] | None = None) -> Iterator[NoteEvent]:
+    """Notes of one piece in start order, yielded as soon as each is sampled.
+
+    ``stepper`` is already conditioned on ``target`` (its VA embedding); ``target`` here decides
+    the mode and key. ``tokens_out`` receives every sampled token (for token error rates)."""
+    key = settings.key_for(target)
+    end = settings.beats
+    for tok, notes in TokenStream(stepper, sampling_settings(settings, target)):
+        if tokens_out is not None:
+            tokens_out.append(tok)
+        for n in transpose_from_reference(notes, key):
+            yield n if n.end <= end else NoteEvent(n.pitch, n.velocity, n.start, end - n.start, n.channel)
+
+
+def compose(stepper: Stepper, settings: GenerationSettings, target: VA, *, image: str | None = None,
+            model: str | None = None) -> Piece:
+    """A whole piece at once."""
+    tokens: list[int] = []
+    notes = tuple(compose_notes(stepper, settings, target, tokens))
+    return Piece(notes, settings, target, image=image, model=model, tokens=tuple(tokens))

@@ -1,0 +1,219 @@
+"""Export a trained checkpoint to the ONNX files the runtime (and the app) uses.
+
+    python export_onnx.py --checkpoint runs/main/ckpt.pt --out engine/models
+
+Writes ``image_encoder.onnx`` (image (1,3,S,S) → memory (1,M,d), image VA (1,2); the
+backbone included), ``decoder_prep.onnx`` (memory, conditioning VA → VA embedding and every
+layer's cross-attention K/V: computed once per piece), ``decoder_step.onnx`` (one token with
+an explicit KV cache: token (1,1), pos (1,), va_emb, cross_k, cross_v, past_k, past_v
+(L,1,H,T,hs) → logits (1,V), new_k, new_v with T+1),
+and ``synesthete.json`` (vocabulary, grid, block size, preprocessing, model version, hash of
+the training data list, file sizes and SHA-256, export settings).
+
+Parity: on a real image (or a fixed random one) the fp32 export must give the same image VA
+(within 1e-3) and the same tokens in a 256-token greedy rollout as PyTorch; otherwise the
+script exits 1 and prints the worst difference.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..runtime import MODEL_VERSION, sha256_file
+
+OPSET = 17
+
+
+def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 256) -> dict:
+    import torch
+
+    from .. import tokens as T
+    from .backbones import SPECS, build_backbone
+    from .torch_backend import load_checkpoint
+
+    model, state = load_checkpoint(checkpoint)
+    c = model.config
+    if c.decoder != "transformer":
+        raise ValueError("only the Transformer decoder is exported (the LSTM is an evaluation baseline)")
+    spec = SPECS[c.backbone]
+    backbone = build_backbone(c.backbone)
+    # EfficientNet-Lite uses ReLU6 (exports as is); never call its set_swish(), which would
+    # swap the trained activation for swish.
+
+    class Prep(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dec = model.decoder
+
+        def forward(self, memory, va):
+            return self.dec.prepare(memory, va)
+
+    class Step(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dec = model.decoder
+
+        def forward(self, token, pos, va_emb, cross_k, cross_v, past_k, past_v):
+            return self.dec.step(token, pos, va_emb, cross_k, cross_v, past_k, past_v)
+
+    outdir = Path(out)
+    outdir.mkdir(parents=True, exist_ok=True)
+    prep, step = Prep().eval(), Step().eval()
+    x = torch.randn(1, 3, spec.size, spec.size)
+    tmpdir = Path(tempfile.mkdtemp(prefix="synesthete-export-", dir=outdir))
+    enc_p, prep_p, step_p = tmpdir / "image_encoder.onnx", tmpdir / "decoder_prep.onnx", tmpdir / "decoder_step.onnx"
+    t0 = time.time()
+    with torch.no_grad():
+        export_image_encoder(backbone, model.encoder, x, enc_p)
+        memory, va = model.encoder(backbone(x))
+        torch.onnx.export(prep, (memory, va), str(prep_p), input_names=["memory", "va"], output_names=["va_emb", "cross_k", "cross_v"], opset_version=OPSET, dynamo=False)
+        va_emb, ck, cv = prep(memory, va)
+        L, H, hs = c.n_dec_layers, c.n_heads, c.d_model // c.n_heads
+        pk = torch.zeros(L, 1, H, 3, hs)
+        torch.onnx.export(
+            step, (torch.tensor([[5]]), torch.tensor([3]), va_emb, ck, cv, pk, pk.clone()), str(step_p),
+            input_names=["token", "pos", "va_emb", "cross_k", "cross_v", "past_k", "past_v"], output_names=["logits", "new_k", "new_v"],
+            dynamic_axes={"past_k": {3: "past"}, "past_v": {3: "past"}, "new_k": {3: "total"}, "new_v": {3: "total"}},
+            opset_version=OPSET, dynamo=False,
+        )
+    export_s = time.time() - t0
+    parity = check_parity(model, backbone, enc_p, prep_p, step_p, spec, image, rollout)
+    sidecar = {
+        "format": "synesthete-onnx", "model_version": MODEL_VERSION,
+        "vocab": T.VOCAB, "grid": {"steps_per_beat": T.STEPS_PER_BEAT, "beats_per_bar": T.BEATS_PER_BAR},
+        "block_size": c.block_size, "model_config": c.to_dict(),
+        "preprocess": {"size": spec.size, "mean": list(spec.mean), "std": list(spec.std)},
+        "training": {"data_hash": state.get("data_hash"), "pairs": state.get("pairs"), "epochs": state.get("epoch"),
+                     "global_step": state.get("global_step"), "train_config": state.get("train_config"), "torch": state.get("torch")},
+        "export": {"opset": OPSET, "precision": "fp32", "torch": torch.__version__, "seconds": round(export_s, 1), "parity": parity},
+        "files": {},
+    }
+    ok = parity["va_max_abs_diff"] <= 1e-3 and parity["tokens_equal"]
+    if not ok:
+        print(f"parity FAILED: image VA max |diff| {parity['va_max_abs_diff']:.2e}, first token mismatch at {parity['first_mismatch']}, worst logit diff {parity['logits_max_abs_diff']:.2e}", file=sys.stderr)
+        for f in tmpdir.iterdir():
+            f.unlink()
+        tmpdir.rmdir()
+        return {"ok": False, **parity}
+    for f in (enc_p, prep_p, step_p):
+        sidecar["files"][f.name] = {"bytes": f.stat().st_size, "sha256": sha256_file(f)}
+        os.replace(f, outdir / f.name)
+    tmpdir.rmdir()
+    side = outdir / "synesthete.json"
+    part = side.with_suffix(".json.part")
+    part.write_text(json.dumps(sidecar, indent=1))
+    os.replace(part, side)
+    return {"ok": True, **parity, "out": str(outdir)}
+
+
+def export_image_encoder(backbone, encoder, x, path: Path) -> None:
+    """image (1,3,S,S) → memory, va as one ONNX graph.
+
+    A plain backbone is traced together with the encoder. A TorchScript backbone (the FID
+    InceptionV3 ships as one) cannot be called inside a trace, so it is exported on its own
+    from its script graph, the encoder head is traced on its feature map, and the two graphs
+    are joined on that map with ``onnx.compose``.
+    """
+    import onnx
+    import onnx.compose
+    import torch
+
+    scripted = any(isinstance(m, torch.jit.ScriptModule) for m in backbone.modules())
+    if not scripted:
+        class Encoder(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone, self.enc = backbone, encoder
+
+            def forward(self, image):
+                return self.enc(self.backbone(image))
+
+        torch.onnx.export(Encoder().eval(), (x,), str(path), input_names=["image"], output_names=["memory", "va"], opset_version=OPSET, dynamo=False)
+        return
+    bb_p, head_p = path.with_name("backbone.part.onnx"), path.with_name("head.part.onnx")
+    torch.onnx.export(torch.jit.script(backbone), (x,), str(bb_p), input_names=["image"], output_names=["fmap"], opset_version=OPSET, dynamo=False)
+    torch.onnx.export(encoder, (backbone(x),), str(head_p), input_names=["fmap"], output_names=["memory", "va"], opset_version=OPSET, dynamo=False)
+    bb, head = onnx.load(str(bb_p)), onnx.load(str(head_p))
+    # both graphs name their nodes and weights independently; a prefix keeps them apart
+    head = onnx.compose.add_prefix(head, "head/", rename_inputs=False, rename_outputs=False)
+    onnx.save(onnx.compose.merge_models(bb, head, io_map=[("fmap", "fmap")]), str(path))
+    bb_p.unlink()
+    head_p.unlink()
+
+
+def check_parity(model, backbone, enc_p, prep_p, step_p, spec, image, rollout) -> dict:
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from ..images import load_image, preprocess
+    from ..runtime import OrtStepper
+    from ..sampling import SamplingSettings, TokenStream
+    from .torch_backend import TorchStepper
+
+    if image:
+        x = preprocess(load_image(image), spec.size, spec.mean, spec.std)
+    else:
+        x = np.random.default_rng(0).normal(size=(1, 3, spec.size, spec.size)).astype(np.float32)
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    enc = ort.InferenceSession(str(enc_p), so, providers=["CPUExecutionProvider"])
+    dec = ort.InferenceSession(str(step_p), so, providers=["CPUExecutionProvider"])
+    prep = ort.InferenceSession(str(prep_p), so, providers=["CPUExecutionProvider"])
+    mem_o, va_o = enc.run(None, {"image": x})
+    with torch.no_grad():
+        mem_t, va_t = model.encoder(backbone(torch.from_numpy(x)))
+    va_diff = float(np.abs(va_o - va_t.numpy()).max())
+    settings = SamplingSettings(bars=10**6, temperature=0.0, top_p=1.0, seed=0, mode="major")  # rollout length decides, not bars
+    ts = TorchStepper(model, mem_t, va_t)
+    os_ = OrtStepper(prep, dec, mem_o, va_o, model.config)
+    # The same rollout through both: compare the logits at every step, and the greedy tokens.
+    worst, toks_t, toks_o = 0.0, [], []
+
+    class Recorder:
+        def __init__(self, inner, sink):
+            self.inner, self.sink, self.block_size = inner, sink, inner.block_size
+
+        def reset(self):
+            self.inner.reset()
+
+        def step(self, token, pos):
+            out = self.inner.step(token, pos)
+            self.sink.append(out)
+            return out
+
+    lt, lo = [], []
+    for toks, stepper, sink in ((toks_t, ts, lt), (toks_o, os_, lo)):
+        for tok, _ in TokenStream(Recorder(stepper, sink), settings):
+            toks.append(tok)
+            if len(toks) >= rollout:
+                break
+    n = min(len(lt), len(lo))
+    worst = float(max((np.abs(a - b).max() for a, b in zip(lt[:n], lo[:n])), default=0.0))
+    mism = next((i for i, (a, b) in enumerate(zip(toks_t, toks_o)) if a != b), None)
+    return {"va_max_abs_diff": va_diff, "logits_max_abs_diff": worst, "tokens_equal": toks_t == toks_o, "first_mismatch": mism, "rollout_tokens": len(toks_t)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="export a Synesthete checkpoint to ONNX (+ parity check)")
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--image", help="image for the parity check (default: a fixed random input)")
+    ap.add_argument("--rollout", type=int, default=256)
+    a = ap.parse_args(argv)
+    try:
+        res = export(a.checkpoint, a.out, a.image, a.rollout)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(res))
+    return 0 if res["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
