@@ -2,7 +2,8 @@
 
 DAWs and file managers accept drops of file URLs, not bytes, so the file has to exist before
 the drag starts; its name says what it is, because that name becomes the clip's name in the
-DAW (``synesthete_calm_120bpm_seed42.mid``).
+DAW (``synesthete_calm_120bpm_seed42.mid``). The file itself is the engine's: ``Piece.write``
+(tempo, key signature and the metadata that regenerates it), the same bytes ``generate`` writes.
 """
 from __future__ import annotations
 
@@ -14,29 +15,11 @@ from PyQt6.QtCore import QMimeData, Qt, QUrl
 from PyQt6.QtGui import QDrag, QPixmap
 from PyQt6.QtWidgets import QWidget
 
-from engine.midi_io import write_midi
-
-from .worker import Variation
+from engine.request import Piece
 
 
-def midi_name(v: Variation) -> str:
-    s = v.settings
-    return f"synesthete_{v.target.mood}_{s.tempo:g}bpm_seed{s.seed}.mid"
-
-
-def midi_metadata(v: Variation, image_label: str | None, model: str | None) -> dict:
-    """What regenerates this result, stored inside the file (same fields as the CLI writes)."""
-    s = v.settings
-    return {"image": image_label, "bars": s.bars, "tempo": s.tempo, "key": v.key, "seed": s.seed,
-            "temperature": s.temperature, "top_p": s.top_p, "valence": v.target.valence,
-            "arousal": v.target.arousal, "model": model}
-
-
-def write_variation(v: Variation, path: str | os.PathLike, *, image_label: str | None = None,
-                    model: str | None = None) -> Path:
-    s = v.settings
-    return write_midi(v.notes, path, tempo=s.tempo, key=v.key, bars=s.bars,
-                      settings=midi_metadata(v, image_label, model))
+def midi_name(piece: Piece) -> str:
+    return f"synesthete_{piece.target.mood}_{piece.tempo:g}bpm_seed{piece.settings.seed}.mid"
 
 
 def drag_dir() -> Path:
@@ -45,12 +28,11 @@ def drag_dir() -> Path:
     return d
 
 
-def prepare_drag_file(v: Variation, *, image_label: str | None = None, model: str | None = None,
-                      directory: str | os.PathLike | None = None) -> Path:
-    """Write ``v`` to a temp file with a meaningful name; the drag hands out its URL. The file
-    is left in place after the drop, since a DAW may read it only once the drop completes."""
+def prepare_drag_file(piece: Piece, directory: str | os.PathLike | None = None) -> Path:
+    """Write ``piece`` to a temp file with a meaningful name; the drag hands out its URL. The
+    file is left in place after the drop, since a DAW may read it only once the drop completes."""
     d = Path(directory) if directory is not None else drag_dir()
-    return write_variation(v, d / midi_name(v), image_label=image_label, model=model)
+    return Path(piece.write(d / midi_name(piece)))
 
 
 def start_drag(source: QWidget, path: Path, pixmap: QPixmap | None = None) -> Qt.DropAction:

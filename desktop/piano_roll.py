@@ -6,12 +6,13 @@ first variation while it is being generated), and the playhead beat comes from t
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from PyQt6.QtCore import QPointF, QRectF, QSize, Qt
 from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from engine.events import NoteEvent
+from engine.events import BEATS_PER_BAR, NoteEvent
 
 from . import theme
 
@@ -19,7 +20,30 @@ KEYS_W = 44          # keyboard gutter
 RULER_H = 22         # bar numbers
 MIN_SPAN = 24        # semitones shown at least, so a few notes do not fill the screen
 BLACK = {1, 3, 6, 8, 10}
-NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Where pitches and beats land in the widget for one paint."""
+
+    area: QRectF
+    lo: int
+    hi: int
+    beats: float
+
+    @property
+    def row_h(self) -> float:
+        return self.area.height() / (self.hi - self.lo + 1)
+
+    @property
+    def beat_w(self) -> float:
+        return self.area.width() / self.beats
+
+    def y_of(self, pitch: int) -> float:
+        return self.area.bottom() - (pitch - self.lo + 1) * self.row_h
+
+    def x_of(self, beat: float) -> float:
+        return self.area.left() + beat * self.beat_w
 
 
 class PianoRoll(QWidget):
@@ -44,7 +68,7 @@ class PianoRoll(QWidget):
 
     def set_piece(self, notes: list[NoteEvent], bars: int, caption: str = "") -> None:
         self._notes = list(notes)
-        self._beats = float(max(1, bars) * 4)
+        self._beats = float(max(1, bars) * BEATS_PER_BAR)
         self._caption = caption
         self._playhead = None
         self._sounding.clear()
@@ -58,7 +82,7 @@ class PianoRoll(QWidget):
     def clear(self, placeholder: str | None = None) -> None:
         if placeholder is not None:
             self._placeholder = placeholder
-        self.set_piece([], int(self._beats // 4))
+        self.set_piece([], int(self._beats // BEATS_PER_BAR))
 
     def set_playhead(self, beat: float | None) -> None:
         if beat == self._playhead:
@@ -84,38 +108,49 @@ class PianoRoll(QWidget):
             lo, hi = int(mid - MIN_SPAN / 2), int(mid + MIN_SPAN / 2)
         return max(0, lo), min(127, hi)
 
+    def _grid(self) -> _Grid:
+        area = QRectF(KEYS_W, RULER_H, self.width() - KEYS_W - 1, self.height() - RULER_H - 1)
+        lo, hi = self._pitch_range()
+        last_bar_end = math.ceil(max((n.end for n in self._notes), default=0.0) / BEATS_PER_BAR) * BEATS_PER_BAR
+        return _Grid(area, lo, hi, max(self._beats, last_bar_end))
+
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         p.fillRect(self.rect(), theme.PANEL)
-        area = QRectF(KEYS_W, RULER_H, self.width() - KEYS_W - 1, self.height() - RULER_H - 1)
-        lo, hi = self._pitch_range()
-        rows = hi - lo + 1
-        row_h = area.height() / rows
-        beats = max(self._beats, math.ceil(max((n.end for n in self._notes), default=0.0) / 4) * 4)
-        beat_w = area.width() / beats
-
-        def y_of(pitch: int) -> float:
-            return area.bottom() - (pitch - lo + 1) * row_h
-
+        g = self._grid()
         small = QFont(self.font())
         small.setPointSizeF(self.font().pointSizeF() * 0.85)
         p.setFont(small)
-        fm = QFontMetrics(small)
+        self._paint_keys(p, g, QFontMetrics(small))
+        self._paint_beats(p, g)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        self._paint_notes(p, g)
+        if self._playhead is not None:
+            x = g.x_of(self._playhead)
+            p.setPen(QPen(theme.IMAGE_POINT, 2))
+            p.drawLine(QPointF(x, 0), QPointF(x, g.area.bottom()))
+        if not self._notes:
+            p.setFont(self.font())
+            p.setPen(theme.TEXT_DIM)
+            p.drawText(g.area, Qt.AlignmentFlag.AlignCenter, self._placeholder)
+        p.end()
 
+    def _paint_keys(self, p: QPainter, g: _Grid, fm: QFontMetrics) -> None:
+        # Rows: black-key rows darker, C rows outlined.
+        row_h, area = g.row_h, g.area
         c_rows: list[tuple[int, float]] = []
-        # Rows: black-key rows darker, C rows outlined, names in the gutter where they fit.
-        for pitch in range(lo, hi + 1):
-            y = y_of(pitch)
-            if pitch % 12 in BLACK:
+        for pitch in range(g.lo, g.hi + 1):
+            y = g.y_of(pitch)
+            black = pitch % 12 in BLACK
+            if black:
                 p.fillRect(QRectF(area.left(), y, area.width(), row_h), QColor("#1f232a"))
-            key_col = QColor("#2a2e36") if pitch % 12 in BLACK else QColor("#c9ced6")
-            p.fillRect(QRectF(0, y, KEYS_W - 14 if pitch % 12 in BLACK else KEYS_W - 2, row_h - 0.5), key_col)
+            p.fillRect(QRectF(0, y, KEYS_W - 14 if black else KEYS_W - 2, row_h - 0.5),
+                       QColor("#2a2e36") if black else QColor("#c9ced6"))
             if pitch % 12 == 0:
                 p.setPen(QPen(theme.GRID_STRONG, 1))
                 p.drawLine(QPointF(area.left(), y + row_h), QPointF(area.right(), y + row_h))
                 c_rows.append((pitch, y))
-
         # Octave names over the keys, on a chip so they stay readable however thin the rows.
         for pitch, y in c_rows:
             chip = QRectF(KEYS_W - 30, y + row_h - fm.height(), 26, fm.height())
@@ -125,25 +160,28 @@ class PianoRoll(QWidget):
             p.setPen(theme.TEXT)
             p.drawText(chip, Qt.AlignmentFlag.AlignCenter, f"C{pitch // 12 - 1}")
 
+    def _paint_beats(self, p: QPainter, g: _Grid) -> None:
         # Beat and bar lines, bar numbers on the ruler.
-        for b in range(int(beats) + 1):
-            x = area.left() + b * beat_w
-            bar = b % 4 == 0
+        bar_w = BEATS_PER_BAR * g.beat_w
+        for b in range(int(g.beats) + 1):
+            x = g.x_of(b)
+            bar = b % BEATS_PER_BAR == 0
             p.setPen(QPen(theme.GRID_STRONG if bar else theme.GRID, 1))
-            p.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
-            if bar and b < beats:
+            p.drawLine(QPointF(x, g.area.top()), QPointF(x, g.area.bottom()))
+            if bar and b < g.beats:
                 p.setPen(theme.TEXT_DIM)
-                p.drawText(QRectF(x + 4, 0, 4 * beat_w - 4, RULER_H), Qt.AlignmentFlag.AlignVCenter, str(b // 4 + 1))
+                p.drawText(QRectF(x + 4, 0, bar_w - 4, RULER_H), Qt.AlignmentFlag.AlignVCenter,
+                           str(b // BEATS_PER_BAR + 1))
         p.setPen(QPen(theme.GRID, 1))
         p.drawLine(QPointF(0, RULER_H - 0.5), QPointF(self.width(), RULER_H - 0.5))
 
-        # Notes: brightness follows velocity; sounding notes light up while playing.
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    def _paint_notes(self, p: QPainter, g: _Grid) -> None:
+        # Brightness follows velocity; sounding notes light up while playing.
         for i, n in enumerate(self._notes):
-            if not (lo <= n.pitch <= hi):
+            if not (g.lo <= n.pitch <= g.hi):
                 continue
-            rect = QRectF(area.left() + n.start * beat_w, y_of(n.pitch) + 0.5,
-                          max(2.0, n.duration * beat_w - 1), max(2.0, row_h - 1))
+            rect = QRectF(g.x_of(n.start), g.y_of(n.pitch) + 0.5,
+                          max(2.0, n.duration * g.beat_w - 1), max(2.0, g.row_h - 1))
             col = QColor(theme.ACCENT)
             col.setHsvF(col.hsvHueF(), 0.35 + 0.5 * n.velocity / 127, 0.55 + 0.45 * n.velocity / 127)
             if i in self._sounding:
@@ -151,14 +189,3 @@ class PianoRoll(QWidget):
             p.setPen(QPen(col.darker(160), 1))
             p.setBrush(col)
             p.drawRoundedRect(rect, 2, 2)
-
-        if self._playhead is not None:
-            x = area.left() + self._playhead * beat_w
-            p.setPen(QPen(theme.IMAGE_POINT, 2))
-            p.drawLine(QPointF(x, 0), QPointF(x, area.bottom()))
-
-        if not self._notes:
-            p.setFont(self.font())
-            p.setPen(theme.TEXT_DIM)
-            p.drawText(area, Qt.AlignmentFlag.AlignCenter, self._placeholder)
-        p.end()

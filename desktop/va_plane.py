@@ -157,20 +157,24 @@ class VAPlane(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = self.plot_rect()
-        c = r.center()
+        self._paint_grid(p, r)
+        self._paint_mood_names(p, r)
+        self._paint_axis_captions(p, r)
+        self._paint_marks(p)
+        self._paint_points(p, r)
+        p.end()
 
+    def _paint_grid(self, p: QPainter, r: QRectF) -> None:
         # Quadrants, faintly tinted by mood so the plane reads before the labels do.
+        c = r.center()
         quads = {"tense": QRectF(r.topLeft(), c), "excited": QRectF(QPointF(c.x(), r.top()), QPointF(r.right(), c.y())),
                  "sad": QRectF(QPointF(r.left(), c.y()), QPointF(c.x(), r.bottom())), "calm": QRectF(c, r.bottomRight())}
         for mood, q in quads.items():
             tint = QColor(theme.QUADRANT_COLOURS[mood])
             tint.setAlpha(26)
             p.fillRect(q, tint)
-
         p.setPen(QPen(theme.GRID, 1))
-        for i in range(1, 4):
-            if i == 2:
-                continue
+        for i in (1, 3):
             x = r.left() + r.width() * i / 4
             y = r.top() + r.height() * i / 4
             p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
@@ -182,41 +186,40 @@ class VAPlane(QWidget):
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRoundedRect(r, 4, 4)
 
-        # Quadrant names in their corners.
+    def _paint_mood_names(self, p: QPainter, r: QRectF) -> None:
         qfont = QFont(self.font())
         qfont.setPointSizeF(self.font().pointSizeF() * 1.05)
         qfont.setWeight(QFont.Weight.DemiBold)
         p.setFont(qfont)
-        pad = 8
-        corners = {
-            "tense": (r.adjusted(pad, pad, -pad, -pad), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop),
-            "excited": (r.adjusted(pad, pad, -pad, -pad), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop),
-            "sad": (r.adjusted(pad, pad, -pad, -pad), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom),
-            "calm": (r.adjusted(pad, pad, -pad, -pad), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom),
-        }
-        for mood, (rect, align) in corners.items():
+        inner = r.adjusted(8, 8, -8, -8)
+        A = Qt.AlignmentFlag
+        corners = {"tense": A.AlignLeft | A.AlignTop, "excited": A.AlignRight | A.AlignTop,
+                   "sad": A.AlignLeft | A.AlignBottom, "calm": A.AlignRight | A.AlignBottom}
+        for mood, align in corners.items():
             p.setPen(theme.QUADRANT_COLOURS[mood])
-            p.drawText(rect, align, mood)
+            p.drawText(inner, align, mood)
 
-        # Axis captions outside the square.
+    def _paint_axis_captions(self, p: QPainter, r: QRectF) -> None:
         small = QFont(self.font())
         small.setPointSizeF(self.font().pointSizeF() * 0.9)
         p.setFont(small)
         fm = QFontMetrics(small)
         p.setPen(theme.TEXT_DIM)
-        below = QRectF(r.left(), r.bottom() + 4, r.width(), fm.height() + 2)
-        p.drawText(below, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "unpleasant")
-        p.drawText(below, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, "valence →")
-        p.drawText(below, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "pleasant")
+        A = Qt.AlignmentFlag
+
+        def caption(rect: QRectF, low: str, axis: str, high: str) -> None:
+            p.drawText(rect, A.AlignLeft | A.AlignVCenter, low)
+            p.drawText(rect, A.AlignHCenter | A.AlignVCenter, axis)
+            p.drawText(rect, A.AlignRight | A.AlignVCenter, high)
+
+        caption(QRectF(r.left(), r.bottom() + 4, r.width(), fm.height() + 2), "unpleasant", "valence →", "pleasant")
         p.save()
         p.translate(r.left() - 6, r.bottom())
         p.rotate(-90)
-        side = QRectF(0, -fm.height() - 2, r.height(), fm.height() + 2)
-        p.drawText(side, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "calm")
-        p.drawText(side, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, "arousal →")
-        p.drawText(side, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "excited")
+        caption(QRectF(0, -fm.height() - 2, r.height(), fm.height() + 2), "calm", "arousal →", "excited")
         p.restore()
 
+    def _paint_marks(self, p: QPainter) -> None:
         # Results' judged VA: small numbered marks, the selected one ringed.
         for mark in self._marks:
             pt = self.to_point(mark.va)
@@ -230,19 +233,18 @@ class VAPlane(QWidget):
             p.setPen(col)
             p.drawText(QRectF(pt.x() - rad, pt.y() - rad, 2 * rad, 2 * rad), Qt.AlignmentFlag.AlignCenter, mark.label)
 
+    def _paint_points(self, p: QPainter, r: QRectF) -> None:
         target_pt = self.to_point(self._target)
         if self._image_va is not None:
             img_pt = self.to_point(self._image_va)
             if (img_pt - target_pt).manhattanLength() > 3:
-                pen = QPen(theme.TEXT_DIM, 1, Qt.PenStyle.DashLine)
-                p.setPen(pen)
+                p.setPen(QPen(theme.TEXT_DIM, 1, Qt.PenStyle.DashLine))
                 p.drawLine(img_pt, target_pt)
             p.setPen(QPen(theme.IMAGE_POINT, 2.5))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawEllipse(img_pt, 10, 10)
             p.setBrush(theme.IMAGE_POINT)
             p.drawEllipse(img_pt, 2.5, 2.5)
-
         # The target: a filled dot with a halo, plus a focus ring for keyboard users.
         halo = QColor(theme.ACCENT)
         halo.setAlpha(60)
@@ -258,4 +260,3 @@ class VAPlane(QWidget):
             p.setPen(QPen(theme.ACCENT, 1.5, Qt.PenStyle.DotLine))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawPath(ring)
-        p.end()

@@ -5,9 +5,13 @@ newer one replaces the pending one; the thread sleeps on a wait condition when i
 come back through typed signals, so widgets are only touched on the GUI thread. The engine
 itself stays Qt-free: this module only calls ``engine.runtime.Runtime``.
 
+A picture is encoded once, when it is read; its ``Encoding`` travels with the picture into
+each ``GenerationJob``, and every variation of the job is composed from that one value. So a
+picture dropped mid-job cannot change the running job, and no variation re-encodes.
+
 Cancellation is cooperative: each generation job has its own ``threading.Event``, checked
-between notes, and the engine's note generator is closed explicitly so its lock is released
-at once rather than whenever the garbage collector gets to it.
+between notes, and the engine's note generator is closed explicitly so its decoder state is
+let go at once rather than whenever the garbage collector gets to it.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import itertools
 import math
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -24,8 +28,8 @@ from PyQt6.QtGui import QImage
 
 from engine.events import VA, NoteEvent
 from engine.images import ImageError, load_image, load_image_bytes
-from engine.keys import key_name, resolve_key
-from engine.runtime import GenerationSettings, Runtime
+from engine.request import GenerationSettings, Judged, Piece, judge_piece, rank_by_fit
+from engine.runtime import Encoding, Runtime
 
 THUMB_PX = 640
 STOP_WAIT_MS = 5000
@@ -46,30 +50,59 @@ class ImageSource:
     data: bytes | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Variation:
-    index: int                      # generation order; 0 is the one that can stream
-    settings: GenerationSettings
-    target: VA
-    key: str
-    notes: list[NoteEvent]
-    judged: VA | None = None
+    """One result of a job: the engine's ``Piece`` and how the judge heard it, plus its place.
+
+    ``index`` is generation order (0 is the one that can stream; its seed is the job's first);
+    ``rank`` is 1 for the best emotion fit once the whole job is ranked, 0 until then.
+    """
+
+    index: int
+    piece: Piece
+    judged: Judged | None = None
     rank: int = 0
 
     @property
+    def notes(self) -> tuple[NoteEvent, ...]:
+        return self.piece.notes
+
+    @property
+    def settings(self) -> GenerationSettings:
+        return self.piece.settings
+
+    @property
+    def target(self) -> VA:
+        return self.piece.target
+
+    @property
+    def key_name(self) -> str:
+        return self.piece.key.name
+
+    @property
+    def tempo(self) -> float:
+        return self.piece.tempo
+
+    @property
+    def heard(self) -> VA | None:
+        """The VA the judge hears (None: not judged yet, or no notes to judge)."""
+        return self.judged.va if self.judged is not None else None
+
+    @property
     def fit(self) -> float:
-        """Distance between the judge's VA and the target (0 = exactly what was asked)."""
-        if self.judged is None:
-            return math.inf
-        return math.hypot(self.judged.valence - self.target.valence, self.judged.arousal - self.target.arousal)
+        return self.judged.fit if self.judged is not None else math.inf
 
 
 @dataclass(frozen=True)
 class GenerationJob:
     settings: tuple[GenerationSettings, ...]   # one per variation
     target: VA
-    image: object | None = None                # PIL image; re-encoded per variation (see _generate)
+    encoding: Encoding | None = field(default=None, compare=False)   # the picture's; None: from VA alone
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+
+    @property
+    def beats(self) -> float:
+        return sum(s.beats for s in self.settings)
 
 
 class NoteFeed:
@@ -105,7 +138,7 @@ class NoteFeed:
 class EngineThread(QThread):
     ready = pyqtSignal(str)                        # onnxruntime provider
     loadFailed = pyqtSignal(str)
-    imageReady = pyqtSignal(int, object, QImage, object)   # request id, VA, thumbnail, PIL image
+    imageReady = pyqtSignal(int, object, QImage)   # request id, Encoding (its VA, its label), thumbnail
     imageFailed = pyqtSignal(int, str)
     noteGenerated = pyqtSignal(int, object)        # job id, NoteEvent of variation 0
     progress = pyqtSignal(int, int)                # job id, percent of all variations
@@ -220,7 +253,7 @@ class EngineThread(QThread):
 
     def _serve_pending_image(self) -> None:
         # A picture dropped during a long generation is read between notes, so its VA and
-        # thumbnail appear at once; the running job keeps its own image (see _generate).
+        # thumbnail appear at once; the running job keeps the Encoding it was given.
         with QMutexLocker(self._mutex):
             req, self._image_req = self._image_req, None
         if req is not None:
@@ -237,7 +270,7 @@ class EngineThread(QThread):
                 img = load_image_bytes(_png_bytes(source.qimage), source.label)
             else:
                 img = load_image_bytes(source.data or b"", source.label)
-            va = self.runtime.image_va(img)
+            encoding = self.runtime.encode(img, label=source.label)
             thumb = img.copy()
             thumb.thumbnail((THUMB_PX, THUMB_PX))
             raw = thumb.tobytes("raw", "RGB")
@@ -248,62 +281,86 @@ class EngineThread(QThread):
         except Exception as err:  # noqa: BLE001 - a picture must never take the app down
             self.imageFailed.emit(rid, f"{source.label}: could not read the image ({one_line(err)})")
             return
-        self.imageReady.emit(rid, va, qimg, img)
+        self.imageReady.emit(rid, encoding, qimg)
 
     def _generate(self, jid: int, job: GenerationJob) -> None:
         rt = self.runtime
         if rt is None:
             self.generationFailed.emit(jid, "cannot generate: the model is not loaded")
             return
-        total_beats = sum(s.bars * 4 for s in job.settings)
-        done_beats = 0.0
-        last_pct = -1
+        encoding = job.encoding if job.encoding is not None else rt.blank()
+        progress = _Progress(lambda pct: self.progress.emit(jid, pct), job.beats)
         results: list[Variation] = []
         try:
             for i, s in enumerate(job.settings):
-                notes: list[NoteEvent] = []
-                # image= re-encodes (~0.1 s) so a picture dropped mid-job cannot swap this
-                # job's memory; the engine has no "generate from this encoding" call.
-                gen = rt.generate(s, job.target, image=job.image)
-                try:
-                    for n in gen:
-                        if job.cancel.is_set():
-                            break
-                        notes.append(n)
-                        if i == 0:
-                            with QMutexLocker(self._mutex):
-                                self._first_notes.append(n)
-                                if self._feed is not None:
-                                    self._feed.put(n)
-                            self.noteGenerated.emit(jid, n)
-                        pct = int(100 * (done_beats + min(n.start, s.bars * 4)) / total_beats)
-                        if pct > last_pct:
-                            last_pct = pct
-                            self.progress.emit(jid, pct)
-                        self._serve_pending_image()
-                finally:
-                    gen.close()
-                if i == 0:
-                    with QMutexLocker(self._mutex):
-                        self._first_done = True
-                        self._close_feed_locked()
+                tokens: list[int] = []   # kept so the variation's Piece is the engine's, tokens included
+                gen = rt.notes(s, encoding, job.target, tokens_out=tokens)
+                notes = self._sample(jid, job, i, gen, progress)
                 if job.cancel.is_set():
                     self.generationCancelled.emit(jid)
                     return
-                done_beats += s.bars * 4
-                tonic, mode = resolve_key(s.key, job.target.valence)
-                judged = VA(*rt.judge.predict(notes)).clipped() if notes else None
-                v = Variation(i, s, job.target, key_name(tonic, mode), notes, judged)
+                progress.done(s.beats)
+                piece = Piece(tuple(notes), s, job.target, image=encoding.image, model=rt.model_id,
+                              tokens=tuple(tokens))
+                v = Variation(i, piece, judge_piece(piece, rt.judge))
                 results.append(v)
                 self.variationReady.emit(jid, v)
         except Exception as err:  # noqa: BLE001 - shown in the window; the thread lives on
             self.generationFailed.emit(jid, one_line(err))
             return
-        ranked = sorted(results, key=lambda v: (v.fit, v.index))
-        for r, v in enumerate(ranked, 1):
-            v.rank = r
         self.progress.emit(jid, 100)
-        self.generationFinished.emit(jid, ranked)
+        self.generationFinished.emit(jid, ranked(results))
+
+    def _sample(self, jid: int, job: GenerationJob, i: int, gen: Iterator[NoteEvent],
+                progress: "_Progress") -> list[NoteEvent]:
+        """Pull one variation's notes until it ends or the job is cancelled; the first variation
+        also feeds the piano roll and any attached live player as each note arrives."""
+        notes: list[NoteEvent] = []
+        try:
+            for n in gen:
+                if job.cancel.is_set():
+                    break
+                notes.append(n)
+                if i == 0:
+                    with QMutexLocker(self._mutex):
+                        self._first_notes.append(n)
+                        if self._feed is not None:
+                            self._feed.put(n)
+                    self.noteGenerated.emit(jid, n)
+                progress.at(min(n.start, job.settings[i].beats))
+                self._serve_pending_image()
+        finally:
+            gen.close()
+            if i == 0:
+                with QMutexLocker(self._mutex):
+                    self._first_done = True
+                    self._close_feed_locked()
+        return notes
+
+
+def ranked(results: list[Variation]) -> list[Variation]:
+    """The job's variations best emotion fit first (the engine's ranking), numbered from 1."""
+    # rank_by_fit orders the engine's Judged values; each variation holds its own, so identity
+    # leads back from a Judged to its variation.
+    by_judged = {id(v.judged): v for v in results}
+    order = rank_by_fit(v.judged for v in results)
+    return [replace(by_judged[id(j)], rank=r) for r, j in enumerate(order, 1)]
+
+
+class _Progress:
+    """Percent of all the job's beats sampled so far, reported only when it grows."""
+
+    def __init__(self, emit: Callable[[int], None], total_beats: float) -> None:
+        self._emit, self._total, self._done, self._last = emit, total_beats, 0.0, -1
+
+    def at(self, beat: float) -> None:
+        pct = int(100 * (self._done + beat) / self._total)
+        if pct > self._last:
+            self._last = pct
+            self._emit(pct)
+
+    def done(self, beats: float) -> None:
+        self._done += beats
 
 
 def _png_bytes(img: QImage) -> bytes:

@@ -48,6 +48,7 @@ def main() -> int:
     from desktop.app import APPLICATION, ORGANIZATION, make_settings
     from desktop.main_window import MainWindow
     from desktop.theme import apply_dark_theme
+    from engine.events import VA
 
     config = tempfile.mkdtemp(prefix="synesthete-shot-")
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, config)
@@ -69,14 +70,14 @@ def main() -> int:
 
     pump(lambda: w._runtime_ok, 30, "the model")
     w.open_path(args.image)
-    pump(lambda: w.image_va is not None, 30, "the picture")
-    w._on_plane_moved(*args.target)  # what a drag on the plane does
-    w.bars.setValue(4)
-    w.n_variations.setValue(2)
-    w.seed.setValue(42)
+    pump(lambda: w.emotion.image_va is not None, 30, "the picture")
+    w.emotion.set_user_target(VA(*args.target))  # what a drag on the plane does
+    w.generation.bars.setValue(4)
+    w.generation.n_variations.setValue(2)
+    w.generation.seed.setValue(42)
     w.generate()
     pump(lambda: not w.generating(), 60, "generation")
-    w.results.setCurrentRow(0)  # the best fit
+    w.results.list.setCurrentRow(0)  # the best fit
     w.statusBar().clearMessage()
     for _ in range(20):  # let layouts settle and the last paints land
         app.processEvents()

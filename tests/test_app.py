@@ -25,10 +25,13 @@ from PyQt6.QtTest import QTest  # noqa: E402
 from desktop import theme  # noqa: E402
 from desktop.app import make_settings  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
+from engine.events import VA  # noqa: E402
+from engine.request import GenerationSettings  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COFFEE = ROOT / "examples" / "coffee.jpg"
+ROCKET = ROOT / "examples" / "rocket.jpg"
 ENGINE_THREADS = ("synesthete-player", "synesthete-producer")
 
 
@@ -86,10 +89,10 @@ def drop_file(qtbot, w: MainWindow, path: Path) -> None:
 
 
 def generate(qtbot, w: MainWindow, bars: int = 2, variations: int = 2, seed: int = 42, timeout_ms: int = 20_000) -> None:
-    w.bars.setValue(bars)
-    w.n_variations.setValue(variations)
-    w.seed.setValue(seed)
-    QTest.mouseClick(w.generate_button, Qt.MouseButton.LeftButton)
+    w.generation.bars.setValue(bars)
+    w.generation.n_variations.setValue(variations)
+    w.generation.seed.setValue(seed)
+    QTest.mouseClick(w.generation.generate_button, Qt.MouseButton.LeftButton)
     assert w.generating()
     qtbot.waitUntil(lambda: not w.generating(), timeout=timeout_ms)
 
@@ -101,15 +104,15 @@ def near(c: QColor, ref: QColor, tol: int = 40) -> bool:
 @pytest.mark.timeout(30)
 def test_dropping_a_picture_shows_its_va_point(make_window, qtbot):
     w = make_window()
-    assert w.plane.image_va() is None and not w.thumb.has_picture()
+    assert w.emotion.plane.image_va() is None and not w.picture.thumb.has_picture()
     drop_file(qtbot, w, COFFEE)
-    va = w.image_va
-    assert va is not None and w.plane.image_va() == va and w.thumb.has_picture()
-    assert w.plane.target() == va.clipped() and not w.override
-    assert "coffee.jpg" in w.image_name.text() and va.mood in w.image_readout.text()
+    va = w.emotion.image_va
+    assert va is not None and w.emotion.plane.image_va() == va and w.picture.thumb.has_picture()
+    assert w.emotion.plane.target() == va.clipped() and not w.emotion.override
+    assert "coffee.jpg" in w.picture.image_name.text() and va.mood in w.emotion.image_readout.text()
     # The gold ring is painted where the picture's VA is.
-    img = w.plane.grab().toImage()
-    pt = w.plane.to_point(va)
+    img = w.emotion.plane.grab().toImage()
+    pt = w.emotion.plane.to_point(va)
     ring = [img.pixelColor(QPoint(int(pt.x()) + dx, int(pt.y()))) for dx in (-10, 10)]
     assert any(near(c, theme.IMAGE_POINT, 90) for c in ring), [c.name() for c in ring]
     assert not w.error_text()
@@ -123,7 +126,7 @@ def test_browser_drop_uses_pixels_and_remote_only_url_explains(make_window, qtbo
     mime.setImageData(QImage(str(COFFEE)))
     drop(w, mime)
     qtbot.waitUntil(lambda: w.image_label == "espresso.jpg", timeout=10_000)
-    assert w.image_va is not None
+    assert w.emotion.image_va is not None
 
     remote = QMimeData()
     remote.setUrls([QUrl("https://example.org/page.html")])
@@ -136,44 +139,45 @@ def test_browser_drop_uses_pixels_and_remote_only_url_explains(make_window, qtbo
 def test_dragging_the_override_point_changes_the_target(make_window, qtbot):
     w = make_window()
     drop_file(qtbot, w, COFFEE)
-    before = w.plane.target()
-    start = w.plane.to_point(before).toPoint()
+    before = w.emotion.plane.target()
+    start = w.emotion.plane.to_point(before).toPoint()
     end = start + QPoint(70, -60)  # right = more pleasant, up = more aroused
-    QTest.mousePress(w.plane, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    QTest.mouseMove(w.plane, start + QPoint(30, -25))
-    QTest.mouseMove(w.plane, end)
-    QTest.mouseRelease(w.plane, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    QTest.mousePress(w.emotion.plane, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(w.emotion.plane, start + QPoint(30, -25))
+    QTest.mouseMove(w.emotion.plane, end)
+    QTest.mouseRelease(w.emotion.plane, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
     after = w.target()
     assert after.valence > before.valence + 0.2 and after.arousal > before.arousal + 0.2
-    assert w.override and "(yours)" in w.target_readout.text() and w.reset_button.isEnabled()
+    assert w.emotion.override and "(yours)" in w.emotion.target_readout.text() and w.emotion.reset_button.isEnabled()
 
-    QTest.keyClick(w.plane, Qt.Key.Key_Left)  # keyboard nudge, for users without a mouse
+    QTest.keyClick(w.emotion.plane, Qt.Key.Key_Left)  # keyboard nudge, for users without a mouse
     assert w.target().valence == pytest.approx(after.valence - 0.05, abs=1e-3)
 
-    QTest.mouseClick(w.reset_button, Qt.MouseButton.LeftButton)
-    assert w.target() == w.image_va.clipped() and not w.override
+    QTest.mouseClick(w.emotion.reset_button, Qt.MouseButton.LeftButton)
+    assert w.target() == w.emotion.image_va.clipped() and not w.emotion.override
 
 
 @pytest.mark.timeout(40)
 def test_generate_ranks_results_and_paints_the_piano_roll(make_window, qtbot):
     w = make_window()
     drop_file(qtbot, w, COFFEE)
-    empty = w.roll.grab().toImage()
+    empty = w.results.roll.grab().toImage()
     generate(qtbot, w)
-    assert w.ranked and len(w.variations) == 2
+    assert w.results.ranked and len(w.variations) == 2
     fits = [v.fit for v in w.variations]
     assert fits == sorted(fits) and [v.rank for v in w.variations] == [1, 2]
     best = w.selected()
     assert best is w.variations[0] and best.notes and best.target == w.target()
-    assert w.roll.notes() == best.notes
-    assert len(w.plane._marks) == sum(v.judged is not None for v in w.variations)
-    assert w.results.count() == 2 and w.results.item(0).text().startswith("#1")
-    img = w.roll.grab().toImage()
+    assert w.results.roll.notes() == list(best.notes)
+    assert len(w.emotion.plane._marks) == sum(v.heard is not None for v in w.variations)
+    assert w.results.list.count() == 2 and w.results.list.item(0).text().startswith("#1")
+    img = w.results.roll.grab().toImage()
     bluish = sum(1 for x in range(0, img.width(), 3) for y in range(0, img.height(), 3)
                  if (c := img.pixelColor(x, y)).blue() > 140 and c.blue() > c.red() + 50)
     assert bluish > 20, "no notes painted"
     assert img != empty
-    assert w.play_button.isEnabled() and w.save_button.isEnabled() and w.drag_handle.isEnabled()
+    out = w.output
+    assert out.play_button.isEnabled() and out.save_button.isEnabled() and out.drag_handle.isEnabled()
 
 
 @pytest.mark.timeout(40)
@@ -184,13 +188,65 @@ def test_drag_out_prepares_a_valid_named_midi_file(make_window, qtbot, tmp_path)
     best = w.selected()
     path = w.prepare_drag_file(tmp_path)
     assert re.fullmatch(r"synesthete_(excited|tense|sad|calm)_\d+bpm_seed42\.mid", path.name), path.name
-    assert best.target.mood in path.name and f"_{best.settings.tempo:g}bpm_" in path.name
+    assert best.target.mood in path.name and f"_{best.tempo:g}bpm_" in path.name
+    # Auto tempo (the default): the request leaves the tempo to the engine, and the piece and
+    # its file carry the one the panel shows.
+    assert w.generation.auto_tempo.isChecked() and best.tempo == w.generation.tempo.value()
     mf = mido.MidiFile(str(path))
     ons = [m for t in mf.tracks for m in t if m.type == "note_on" and m.velocity > 0]
     assert sorted(m.note for m in ons) == sorted(n.pitch for n in best.notes)
     tempo = [m for m in mf.tracks[0] if m.type == "set_tempo"][0]
-    assert mido.tempo2bpm(tempo.tempo) == pytest.approx(best.settings.tempo, rel=1e-3)
+    assert mido.tempo2bpm(tempo.tempo) == pytest.approx(best.tempo, rel=1e-3)
     assert any(m.type == "text" and "coffee.jpg" in m.text for m in mf.tracks[0])
+
+
+def set_request(w: MainWindow, *, key: str, tempo: float, target: VA) -> None:
+    w.generation.auto_tempo.setChecked(False)
+    w.generation.tempo.setValue(tempo)
+    w.generation.key.setCurrentIndex(w.generation.key.findData(key))
+    w.emotion.set_user_target(target)  # what a drag on the plane does
+
+
+@pytest.mark.timeout(60)
+def test_the_app_composes_what_the_engine_composes(make_window, qtbot, runtime, tmp_path):
+    w = make_window()
+    drop_file(qtbot, w, COFFEE)
+    target = VA(0.3, -0.2)
+    set_request(w, key="C#", tempo=100, target=target)
+    generate(qtbot, w, bars=2, variations=2, seed=7)
+    # The app adds nothing of its own to a piece: the variation with the first seed is what
+    # `generate` would make from the same picture, settings and target, down to the file's bytes.
+    first = next(v for v in w.variations if v.index == 0)
+    request = GenerationSettings(bars=2, tempo=100.0, key="C#", seed=7)
+    engine = runtime.compose(request, runtime.encode(COFFEE), target)
+    assert engine.notes and first.notes == engine.notes
+    assert first.piece == engine  # settings, target, picture label, model id and tokens too
+    assert first.key_name == "C#" and first.tempo == 100.0
+    w.results.select(0)
+    app_file = w.prepare_drag_file(tmp_path)
+    engine_file = Path(engine.write(tmp_path / "engine.mid"))
+    assert app_file.name == "synesthete_calm_100bpm_seed7.mid"
+    assert app_file.read_bytes() == engine_file.read_bytes()
+
+
+@pytest.mark.timeout(90)
+def test_a_picture_dropped_mid_job_does_not_change_the_job(make_window, qtbot, runtime):
+    w = make_window()
+    drop_file(qtbot, w, COFFEE)
+    coffee_target = w.target()
+    w.generation.bars.setValue(16)  # long enough that the second picture lands mid-job
+    w.generation.n_variations.setValue(2)
+    w.generation.seed.setValue(3)
+    QTest.mouseClick(w.generation.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(w.results.roll.notes()) >= 3, timeout=20_000)
+    drop_file(qtbot, w, ROCKET)  # read between notes, while the job runs
+    assert w.generating(), "the job ended before the second picture was read"
+    assert w.target() == w.emotion.image_va != coffee_target  # the plane follows the new picture
+    qtbot.waitUntil(lambda: not w.generating(), timeout=60_000)
+    encoding = runtime.encode(COFFEE)
+    for v in w.variations:
+        assert v.target == coffee_target and v.piece.image == "coffee.jpg"
+        assert v.notes == runtime.compose(v.settings, encoding, coffee_target).notes
 
 
 @pytest.mark.timeout(30)
@@ -200,14 +256,14 @@ def test_a_corrupt_picture_shows_an_error_and_the_app_stays_usable(make_window, 
     bad.write_bytes(b"\xff\xd8\xff\xe0 definitely not a JPEG" * 20)
     w.open_path(bad)
     qtbot.waitUntil(lambda: bool(w.error_text()), timeout=10_000)
-    assert "broken.jpg" in w.error_text() and w.image_va is None
+    assert "broken.jpg" in w.error_text() and w.emotion.image_va is None
     truncated = tmp_path / "half.jpg"
     truncated.write_bytes(COFFEE.read_bytes()[:1500])
     w.open_path(truncated)
     qtbot.waitUntil(lambda: "half.jpg" in w.error_text(), timeout=10_000)
     assert w.worker.isRunning()
     drop_file(qtbot, w, COFFEE)  # the same window keeps working
-    assert w.image_va is not None and not w.error_text()
+    assert w.emotion.image_va is not None and not w.error_text()
 
 
 @pytest.mark.timeout(30)
@@ -216,7 +272,7 @@ def test_a_missing_model_is_reported_in_the_window(qtbot, settings, tmp_path):
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: bool(w.error_text()), timeout=10_000)
     assert "model could not be loaded" in w.error_text() and "synesthete.json" in w.error_text()
-    assert not w.generate_button.isEnabled()
+    assert not w.generation.generate_button.isEnabled()
     w.close()
     assert not w.worker.isRunning()
 
@@ -224,15 +280,16 @@ def test_a_missing_model_is_reported_in_the_window(qtbot, settings, tmp_path):
 @pytest.mark.timeout(30)
 def test_settings_are_remembered_between_runs(make_window, qtbot):
     w = make_window()
-    w.bars.setValue(3)
-    w.key.setCurrentIndex(w.key.findData("Am"))
-    w.seed.setValue(7)
-    w.tempo.setValue(93)
-    w.n_variations.setValue(5)
+    w.generation.bars.setValue(3)
+    w.generation.key.setCurrentIndex(w.generation.key.findData("Am"))
+    w.generation.seed.setValue(7)
+    w.generation.tempo.setValue(93)
+    w.generation.n_variations.setValue(5)
     w.close()
     again = make_window()
-    assert (again.bars.value(), again.key.currentData(), again.seed.value(), again.tempo.value(),
-            again.n_variations.value(), again.auto_tempo.isChecked()) == (3, "Am", 7, 93, 5, False)
+    g = again.generation
+    assert (g.bars.value(), g.key.currentData(), g.seed.value(), g.tempo.value(), g.n_variations.value(),
+            g.auto_tempo.isChecked()) == (3, "Am", 7, 93, 5, False)
     assert "onnxruntime:" in again.provider_label.text() and "ExecutionProvider" in again.provider_label.text()
 
 
@@ -240,10 +297,10 @@ def test_settings_are_remembered_between_runs(make_window, qtbot):
 def test_closing_mid_generation_cancels_and_joins(make_window, qtbot):
     w = make_window()
     drop_file(qtbot, w, COFFEE)
-    w.bars.setValue(16)
-    w.n_variations.setValue(8)
-    QTest.mouseClick(w.generate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: len(w.roll.notes()) >= 3, timeout=10_000)
+    w.generation.bars.setValue(16)
+    w.generation.n_variations.setValue(8)
+    QTest.mouseClick(w.generation.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(w.results.roll.notes()) >= 3, timeout=10_000)
     t0 = time.monotonic()
     w.close()
     assert time.monotonic() - t0 < 3
@@ -286,9 +343,9 @@ class Sink:
 
 def choose_sink(w: MainWindow, sink: Sink) -> None:
     w.refresh_ports()
-    i = next(i for i in range(w.port_combo.count()) if sink.client in w.port_combo.itemText(i))
-    w.port_combo.setCurrentIndex(i)
-    w.port_combo.activated.emit(i)
+    i = next(i for i in range(w.output.port_combo.count()) if sink.client in w.output.port_combo.itemText(i))
+    w.output.port_combo.setCurrentIndex(i)
+    w.output.port_combo.activated.emit(i)
 
 
 @pytest.fixture
@@ -314,20 +371,20 @@ def test_play_into_a_real_jack_port_delivers_the_notes(make_window, qtbot, sink)
     w = make_window()
     choose_sink(w, sink)
     drop_file(qtbot, w, COFFEE)
-    w.tempo.setValue(240)  # 2 bars in 2 s
+    w.generation.tempo.setValue(240)  # 2 bars in 2 s
     generate(qtbot, w, variations=1)
     best = w.selected()
     heads: list = []
     w.player.playhead.connect(heads.append)
-    QTest.mouseClick(w.play_button, Qt.MouseButton.LeftButton)
-    assert w.player.playing and w.stop_button.isEnabled()
+    QTest.mouseClick(w.output.play_button, Qt.MouseButton.LeftButton)
+    assert w.player.playing and w.output.stop_button.isEnabled()
     assert sink.client in w.port_label.text()
     qtbot.waitUntil(lambda: not w.player.playing, timeout=15_000)
     qtbot.waitUntil(lambda: any(m.type == "control_change" and m.control == 123 for m in sink.msgs), timeout=2000)
     assert sorted(m.note for m in sink.note_ons()) == sorted(n.pitch for n in best.notes)
     assert not sounding_at_end([(m, 0) for m in sink.msgs])
     assert any(h is not None and h > 0 for h in heads), "the playhead never moved"
-    assert w.roll.playhead() is None and w.play_button.isEnabled()
+    assert w.results.roll.playhead() is None and w.output.play_button.isEnabled()
 
 
 @pytest.mark.jack
@@ -338,12 +395,12 @@ def test_closing_while_streaming_a_generation_leaves_no_stuck_notes(make_window,
     w = make_window()
     choose_sink(w, sink)
     drop_file(qtbot, w, COFFEE)
-    w.bars.setValue(16)
-    w.n_variations.setValue(8)
-    w.tempo.setValue(200)
-    QTest.mouseClick(w.generate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: len(w.roll.notes()) >= 2, timeout=10_000)
-    QTest.mouseClick(w.play_button, Qt.MouseButton.LeftButton)  # streams variation 1 as it is generated
+    w.generation.bars.setValue(16)
+    w.generation.n_variations.setValue(8)
+    w.generation.tempo.setValue(200)
+    QTest.mouseClick(w.generation.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(w.results.roll.notes()) >= 2, timeout=10_000)
+    QTest.mouseClick(w.output.play_button, Qt.MouseButton.LeftButton)  # streams variation 1 as it is generated
     assert w.player.playing and w.generating()
     qtbot.waitUntil(lambda: len(sink.note_ons()) >= 2, timeout=10_000)
     w.close()
@@ -353,4 +410,4 @@ def test_closing_while_streaming_a_generation_leaves_no_stuck_notes(make_window,
     assert not sounding_at_end([(m, 0) for m in sink.msgs]), "stuck notes"
     assert any(m.type == "control_change" and m.control == 123 for m in sink.msgs)
     # Only notes the model produced were played, in the order they were generated.
-    assert {m.note for m in sink.note_ons()} <= {n.pitch for n in w.roll.notes()}
+    assert {m.note for m in sink.note_ons()} <= {n.pitch for n in w.results.roll.notes()}

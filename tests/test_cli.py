@@ -8,7 +8,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from fixtures import make_midi
+from fixtures import TRAIN_EXTRA, make_midi, needs_train_extra
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "coffee.jpg"
@@ -129,6 +129,7 @@ def test_help_states_the_bar_limit():
     assert r.returncode == 0 and "1..64" in r.stdout
 
 
+@needs_train_extra
 def test_data_command_reports_counts_timing_tokens_and_pairing(tmp_path):
     from fixtures import make_data_dir
 
@@ -176,3 +177,11 @@ def test_out_of_range_settings_name_their_flag(tmp_path, args, needle):
     r = run("generate", EXAMPLE, "-o", out, *args)
     assert_one_line_error(r)
     assert needle in r.stderr and not out.exists()
+
+
+@pytest.mark.skipif(TRAIN_EXTRA, reason="only a base install lacks the [train] extra")
+@pytest.mark.parametrize("command", ["data", "train", "evaluate"])
+def test_training_commands_on_a_base_install_say_what_to_install(command):
+    r = run(command, *(["--out", "x"] if command == "train" else []))
+    assert_one_line_error(r)
+    assert "[train] extra" in r.stderr

@@ -8,7 +8,7 @@ from engine.events import NoteEvent
 from engine.judge import Judge, features_of_notes
 from engine.midi_io import read_midi
 from engine.training.pairing import make_pairs, nearest_neighbour_stats, pair_split, pairing_stats
-from fixtures import make_data_dir, make_midi
+from fixtures import make_data_dir, make_midi, needs_train_extra
 
 
 def synthetic(n_img=60, n_midi=20, seed=0, split="train"):
@@ -21,6 +21,7 @@ def synthetic(n_img=60, n_midi=20, seed=0, split="train"):
     return imgs, mids
 
 
+@needs_train_extra
 def test_capacity_bounds_reuse_where_nearest_neighbours_collapse():
     imgs, mids = synthetic()
     pairs = pair_split(imgs, mids, capacity=3, per_image=2)
@@ -31,6 +32,7 @@ def test_capacity_bounds_reuse_where_nearest_neighbours_collapse():
     assert st["mean_distance"] < st["random_distance"]
 
 
+@needs_train_extra
 def test_an_image_never_gets_the_same_piece_twice():
     imgs, mids = synthetic(n_img=10, n_midi=20)
     pairs = pair_split(imgs, mids, capacity=3, per_image=2)
@@ -38,6 +40,7 @@ def test_an_image_never_gets_the_same_piece_twice():
     assert len(keys) == len(set(keys))
 
 
+@needs_train_extra
 def test_pairing_is_deterministic_per_seed():
     imgs, mids = synthetic()
     a = [(p.image.path, p.piece.path) for p in pair_split(imgs, mids, seed=3)]
@@ -45,6 +48,7 @@ def test_pairing_is_deterministic_per_seed():
     assert a == b
 
 
+@needs_train_extra
 def test_pairs_never_cross_splits():
     ti, tm = synthetic(split="train")
     si, sm = synthetic(n_img=10, n_midi=8, seed=1, split="test")
@@ -64,6 +68,7 @@ def test_data_dir_comes_from_flag_then_environment(tmp_path, monkeypatch):
     assert len(read_images(d)) == 10 and len(read_midis(d)) == 8
 
 
+@needs_train_extra
 def test_beat_tracking_puts_a_performance_back_on_the_grid(tmp_path):
     """A 120-BPM 'performance' of a 16th-note piece with ±30 ms jitter comes back within a 16th."""
     p = make_midi(tmp_path / "perf.mid", happy=True, bars=8, performance=True)

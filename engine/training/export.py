@@ -30,77 +30,36 @@ OPSET = 17
 
 
 def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 256) -> dict:
+    """Export ``checkpoint`` into ``out`` (three ONNX files + sidecar), only if parity holds."""
     import torch
 
-    from .. import tokens as T
     from .backbones import SPECS, build_backbone
     from .torch_backend import load_checkpoint
 
     model, state = load_checkpoint(checkpoint)
-    c = model.config
-    if c.decoder != "transformer":
+    if model.config.decoder != "transformer":
         raise ValueError("only the Transformer decoder is exported (the LSTM is an evaluation baseline)")
-    spec = SPECS[c.backbone]
-    backbone = build_backbone(c.backbone)
+    spec = SPECS[model.config.backbone]
     # EfficientNet-Lite uses ReLU6 (exports as is); never call its set_swish(), which would
     # swap the trained activation for swish.
-
-    class Prep(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.dec = model.decoder
-
-        def forward(self, memory, va):
-            return self.dec.prepare(memory, va)
-
-    class Step(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.dec = model.decoder
-
-        def forward(self, token, pos, va_emb, cross_k, cross_v, past_k, past_v):
-            return self.dec.step(token, pos, va_emb, cross_k, cross_v, past_k, past_v)
-
+    backbone = build_backbone(model.config.backbone)
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
-    prep, step = Prep().eval(), Step().eval()
-    x = torch.randn(1, 3, spec.size, spec.size)
     tmpdir = Path(tempfile.mkdtemp(prefix="synesthete-export-", dir=outdir))
-    enc_p, prep_p, step_p = tmpdir / "image_encoder.onnx", tmpdir / "decoder_prep.onnx", tmpdir / "decoder_step.onnx"
+    paths = [tmpdir / n for n in ("image_encoder.onnx", "decoder_prep.onnx", "decoder_step.onnx")]
     t0 = time.time()
-    with torch.no_grad():
-        export_image_encoder(backbone, model.encoder, x, enc_p)
-        memory, va = model.encoder(backbone(x))
-        torch.onnx.export(prep, (memory, va), str(prep_p), input_names=["memory", "va"], output_names=["va_emb", "cross_k", "cross_v"], opset_version=OPSET, dynamo=False)
-        va_emb, ck, cv = prep(memory, va)
-        L, H, hs = c.n_dec_layers, c.n_heads, c.d_model // c.n_heads
-        pk = torch.zeros(L, 1, H, 3, hs)
-        torch.onnx.export(
-            step, (torch.tensor([[5]]), torch.tensor([3]), va_emb, ck, cv, pk, pk.clone()), str(step_p),
-            input_names=["token", "pos", "va_emb", "cross_k", "cross_v", "past_k", "past_v"], output_names=["logits", "new_k", "new_v"],
-            dynamic_axes={"past_k": {3: "past"}, "past_v": {3: "past"}, "new_k": {3: "total"}, "new_v": {3: "total"}},
-            opset_version=OPSET, dynamo=False,
-        )
+    export_graphs(model, backbone, spec, *paths)
     export_s = time.time() - t0
-    parity = check_parity(model, backbone, enc_p, prep_p, step_p, spec, image, rollout)
-    sidecar = {
-        "format": "synesthete-onnx", "model_version": MODEL_VERSION,
-        "vocab": T.VOCAB, "grid": {"steps_per_beat": T.STEPS_PER_BEAT, "beats_per_bar": T.BEATS_PER_BAR},
-        "block_size": c.block_size, "model_config": c.to_dict(),
-        "preprocess": {"size": spec.size, "mean": list(spec.mean), "std": list(spec.std)},
-        "training": {"data_hash": state.get("data_hash"), "pairs": state.get("pairs"), "epochs": state.get("epoch"),
-                     "global_step": state.get("global_step"), "train_config": state.get("train_config"), "torch": state.get("torch")},
-        "export": {"opset": OPSET, "precision": "fp32", "torch": torch.__version__, "seconds": round(export_s, 1), "parity": parity},
-        "files": {},
-    }
-    ok = parity["va_max_abs_diff"] <= 1e-3 and parity["tokens_equal"]
-    if not ok:
+    parity = check_parity(model, backbone, *paths, spec, image, rollout)
+    if not (parity["va_max_abs_diff"] <= 1e-3 and parity["tokens_equal"]):
         print(f"parity FAILED: image VA max |diff| {parity['va_max_abs_diff']:.2e}, first token mismatch at {parity['first_mismatch']}, worst logit diff {parity['logits_max_abs_diff']:.2e}", file=sys.stderr)
         for f in tmpdir.iterdir():
             f.unlink()
         tmpdir.rmdir()
         return {"ok": False, **parity}
-    for f in (enc_p, prep_p, step_p):
+    sidecar = describe(model.config, spec, state, {"opset": OPSET, "precision": "fp32", "torch": torch.__version__,
+                                                   "seconds": round(export_s, 1), "parity": parity})
+    for f in paths:
         sidecar["files"][f.name] = {"bytes": f.stat().st_size, "sha256": sha256_file(f)}
         os.replace(f, outdir / f.name)
     tmpdir.rmdir()
@@ -109,6 +68,60 @@ def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 2
     part.write_text(json.dumps(sidecar, indent=1))
     os.replace(part, side)
     return {"ok": True, **parity, "out": str(outdir)}
+
+
+def export_graphs(model, backbone, spec, enc_p: Path, prep_p: Path, step_p: Path) -> None:
+    """The image encoder, the per-piece decoder prep and the KV-cached decoder step as ONNX."""
+    import torch
+
+    dec, c = model.decoder, model.config
+
+    class Prep(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dec = dec
+
+        def forward(self, memory, va):
+            return self.dec.prepare(memory, va)
+
+    class Step(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dec = dec
+
+        def forward(self, token, pos, va_emb, cross_k, cross_v, past_k, past_v):
+            return self.dec.step(token, pos, va_emb, cross_k, cross_v, past_k, past_v)
+
+    prep, step = Prep().eval(), Step().eval()
+    x = torch.randn(1, 3, spec.size, spec.size)
+    with torch.no_grad():
+        export_image_encoder(backbone, model.encoder, x, enc_p)
+        memory, va = model.encoder(backbone(x))
+        torch.onnx.export(prep, (memory, va), str(prep_p), input_names=["memory", "va"], output_names=["va_emb", "cross_k", "cross_v"], opset_version=OPSET, dynamo=False)
+        va_emb, ck, cv = prep(memory, va)
+        pk = torch.zeros(c.n_dec_layers, 1, c.n_heads, 3, c.d_model // c.n_heads)
+        torch.onnx.export(
+            step, (torch.tensor([[5]]), torch.tensor([3]), va_emb, ck, cv, pk, pk.clone()), str(step_p),
+            input_names=["token", "pos", "va_emb", "cross_k", "cross_v", "past_k", "past_v"], output_names=["logits", "new_k", "new_v"],
+            dynamic_axes={"past_k": {3: "past"}, "past_v": {3: "past"}, "new_k": {3: "total"}, "new_v": {3: "total"}},
+            opset_version=OPSET, dynamo=False,
+        )
+
+
+def describe(c, spec, state: dict, export_info: dict) -> dict:
+    """The sidecar the runtime checks before loading: vocabulary, grid, config, provenance."""
+    from .. import tokens as T
+
+    return {
+        "format": "synesthete-onnx", "model_version": MODEL_VERSION,
+        "vocab": T.VOCAB, "grid": {"steps_per_beat": T.STEPS_PER_BEAT, "beats_per_bar": T.BEATS_PER_BAR},
+        "block_size": c.block_size, "model_config": c.to_dict(),
+        "preprocess": {"size": spec.size, "mean": list(spec.mean), "std": list(spec.std)},
+        "training": {"data_hash": state.get("data_hash"), "pairs": state.get("pairs"), "epochs": state.get("epoch"),
+                     "global_step": state.get("global_step"), "train_config": state.get("train_config"), "torch": state.get("torch")},
+        "export": export_info,
+        "files": {},
+    }
 
 
 def export_image_encoder(backbone, encoder, x, path: Path) -> None:
@@ -147,6 +160,7 @@ def export_image_encoder(backbone, encoder, x, path: Path) -> None:
 
 
 def check_parity(model, backbone, enc_p, prep_p, step_p, spec, image, rollout) -> dict:
+    """The same image and the same greedy rollout through PyTorch and the ONNX files."""
     import numpy as np
     import onnxruntime as ort
     import torch

@@ -37,7 +37,10 @@ import torch.nn.functional as F
 from ..tokens import PAD, VOCAB_SIZE
 
 
-@dataclass
+DECODERS = ("transformer", "lstm")
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     backbone: str = "efficientnet_lite0"
     feat_channels: int = 1280  # channels of the backbone's last feature map
@@ -51,6 +54,19 @@ class ModelConfig:
     vocab_size: int = VOCAB_SIZE
     dropout: float = 0.1
     decoder: str = "transformer"  # or "lstm" (the paper's baseline)
+
+    def __post_init__(self) -> None:
+        # a typo here used to build a Transformer silently; every run's config is checked once
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)} (received {self.decoder!r})")
+        for name in ("feat_channels", "feat_tokens", "d_model", "n_heads", "n_enc_layers", "n_dec_layers", "d_ff", "block_size", "vocab_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive whole number (received {v!r})")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1) (received {self.dropout})")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -156,18 +156,18 @@ def build_config(args) -> TrainConfig:
     from .backbones import SPECS
 
     spec = SPECS[args.backbone] if args.backbone in SPECS else None
-    m = c.model
-    m.backbone = args.backbone
+    m: dict = {"backbone": args.backbone}
     if spec:
-        m.feat_channels, m.feat_tokens = spec.channels, spec.grid * spec.grid
+        m.update(feat_channels=spec.channels, feat_tokens=spec.grid * spec.grid)
     if args.layers:
-        m.n_dec_layers = args.layers
+        m["n_dec_layers"] = args.layers
     if args.decoder:
-        m.decoder = args.decoder
+        m["decoder"] = args.decoder
     if args.d_model:
-        m.d_model, m.d_ff = args.d_model, 4 * args.d_model
+        m.update(d_model=args.d_model, d_ff=4 * args.d_model)
     if args.block_size:
-        m.block_size = args.block_size
+        m["block_size"] = args.block_size
+    c.model = replace(c.model, **m)
     return c
 
 
@@ -177,141 +177,183 @@ def config_from_dict(d: dict) -> TrainConfig:
     return TrainConfig(**d, model=m)
 
 
-def train(args) -> int:
-    ddp = int(os.environ.get("RANK", -1)) != -1
-    if ddp:
-        dist.init_process_group("gloo")
-        rank, world = dist.get_rank(), dist.get_world_size()
-    else:
-        rank, world = 0, 1
-    master = rank == 0
-    torch.set_num_threads(max(1, (args.threads or os.cpu_count() or 1) // world))
-    out = Path(args.out)
-    ckpt_path = out / "ckpt.pt"
-    if master:
-        out.mkdir(parents=True, exist_ok=True)
-    state = None
+def _distributed() -> tuple[bool, int, int]:
+    """(under torchrun?, rank, world size); joins the process group when under torchrun."""
+    if int(os.environ.get("RANK", -1)) == -1:
+        return False, 0, 1
+    dist.init_process_group("gloo")
+    return True, dist.get_rank(), dist.get_world_size()
+
+
+def _config(args, ckpt_path: Path, master: bool) -> tuple[TrainConfig, dict | None]:
+    """The run's config: the checkpoint's on ``--resume`` (exactly as it started), else from the flags."""
     if args.resume and ckpt_path.exists():
         state = load_state(ckpt_path)
         c = config_from_dict(state["train_config"])
         c.max_steps = args.max_steps or 0  # a stop request belongs to the invocation, not the run
-    else:
-        if args.resume and master:
-            print(f"no checkpoint in {out}; starting fresh", file=sys.stderr)
-        c = build_config(args)
+        return c, state
+    if args.resume and master:
+        print(f"no checkpoint in {ckpt_path.parent}; starting fresh", file=sys.stderr)
+    return build_config(args), None
+
+
+def _estimator(c: TrainConfig, path: str):
+    if c.va_loss_weight <= 0:
+        return None
+    from . import va_estimator
+
+    est_path = Path(path)
+    if not est_path.exists():
+        raise FileNotFoundError(f"{est_path}: VA estimator missing; run python -m engine.training.va_estimator --out {est_path} (or --no-va-loss)")
+    return va_estimator.load(est_path)
+
+
+class Trainer:
+    """One training invocation: the model, optimizer and counters, one epoch at a time.
+
+    Counters (epoch, step in epoch, global step) and the torch RNG are checkpointed, so a resumed
+    run continues exactly where it stopped; per-step losses go to ``steps.jsonl``, per-epoch
+    ones to ``metrics.jsonl``.
+    """
+
+    def __init__(self, args, c: TrainConfig, state: dict | None, data: dict, ddp: bool, rank: int, world: int) -> None:
+        self.args, self.c, self.out = args, c, Path(args.out)
+        self.train_data, self.val_data = data["train"], data["val"]
+        self.ddp, self.rank, self.world, self.master = ddp, rank, world, rank == 0
+        torch.manual_seed(c.seed + rank)
+        self.raw = Synesthete(c.model)
+        self.estimator = _estimator(c, args.estimator)
+        opt_cls = torch.optim.Adam if c.optimizer == "adam" else torch.optim.AdamW
+        opt_kw = {} if c.optimizer == "adam" else {"weight_decay": c.weight_decay}
+        self.opt = opt_cls(self.raw.parameters(), lr=c.lr, **opt_kw)
+        self.epoch = self.step_in_epoch = self.global_step = 0
+        if state is not None:
+            self._restore(state)
+        self.model = torch.nn.parallel.DistributedDataParallel(self.raw) if ddp else self.raw
+        self.steps_per_epoch = math.ceil(len(self.train_data) / (c.batch_size * world))
+        self.total = self.steps_per_epoch * c.epochs
+        self.stop = False
+
+    def _restore(self, state: dict) -> None:
+        self.raw.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.epoch, self.step_in_epoch, self.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
+        torch.set_rng_state(state["torch_rng"])
+        steps_log = self.out / "steps.jsonl"
+        if self.master and steps_log.exists():  # drop steps after the checkpoint: they are redone now
+            keep = [ln for ln in steps_log.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= self.global_step]
+            steps_log.write_text("".join(ln + "\n" for ln in keep))
+
+    def checkpoint(self) -> None:
+        if self.master:
+            atomic_save({
+                "model": self.raw.state_dict(), "optimizer": self.opt.state_dict(), "train_config": asdict(self.c),
+                "model_config": self.c.model.to_dict(), "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+                "global_step": self.global_step, "torch_rng": torch.get_rng_state(), "data_hash": self.train_data.data_hash,
+                "pairs": len(self.train_data), "torch": str(torch.__version__),
+            }, self.out / "ckpt.pt")
+
+    def step(self, idx: np.ndarray) -> dict:
+        c = self.c
+        brng = np.random.default_rng([c.seed, self.epoch, self.step_in_epoch, self.rank])
+        fmap, toks, va_cond, va_ref, img_va = self.train_data.batch(idx, brng, c)
+        for g in self.opt.param_groups:
+            g["lr"] = lr_at(c, self.global_step, self.total)
+        # losses() calls model(...), so under DDP the wrapper's forward runs and syncs grads
+        out = losses(self.model, fmap, toks, va_cond, va_ref, img_va, self.estimator, c.va_loss_weight)
+        self.opt.zero_grad(set_to_none=True)
+        out["total"].backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+        self.opt.step()
+        self.step_in_epoch += 1
+        self.global_step += 1
+        return {k: out[k].item() for k in ("ce", "image_va", "va") if k in out}
+
+    def run_epoch(self, bar) -> dict:
+        """Steps until the epoch ends or a stop is asked for; returns the summed losses."""
+        c, per_step = self.c, self.c.batch_size * self.world
+        order = np.random.default_rng([c.seed, self.epoch]).permutation(len(self.train_data))
+        sums = {"ce": 0.0, "va": 0.0, "image_va": 0.0, "n": 0}
+        while self.step_in_epoch < self.steps_per_epoch:
+            lo = self.step_in_epoch * per_step
+            loss = self.step(order[lo:lo + per_step][self.rank::self.world])
+            if getattr(self.args, "step_delay", 0.0):
+                time.sleep(self.args.step_delay)
+            for k in ("ce", "image_va", "va"):
+                sums[k] += loss.get(k, 0.0)
+            sums["n"] += 1
+            if self.master:
+                bar.update(1)
+                bar.set_postfix(ce=f"{loss['ce']:.3f}")
+                with open(self.out / "steps.jsonl", "a") as fh:
+                    fh.write(json.dumps({"step": self.global_step, "epoch": self.epoch, "ce": round(loss["ce"], 5),
+                                         "va": round(loss["va"], 5) if "va" in loss else None,
+                                         "lr": lr_at(c, self.global_step - 1, self.total)}) + "\n")
+            if self.global_step % c.ckpt_every == 0:
+                self.checkpoint()
+            if self.stop or (c.max_steps and self.global_step >= c.max_steps):
+                self.stop = True
+                break
+        return sums
+
+    def end_epoch(self, sums: dict, seconds: float) -> None:
+        val = evaluate_loss(self.raw, self.val_data, self.c) if self.master else {}
+        n = max(1, sums["n"])
+        rec = {"epoch": self.epoch + 1, "train_ce": sums["ce"] / n, "train_va_loss": sums["va"] / n, "train_image_va_l1": sums["image_va"] / n,
+               "val_ce": val.get("ce"), "val_image_va_l1": val.get("image_va"), "seconds": round(seconds, 1), "global_step": self.global_step}
+        self.epoch += 1
+        self.step_in_epoch = 0
+        if self.master:
+            with open(self.out / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            print(json.dumps(rec), file=sys.stderr)
+
+    def fit(self) -> None:
+        try:
+            from tqdm import tqdm
+        except ImportError:  # pragma: no cover
+            tqdm = None
+        c = self.c
+        while self.epoch < c.epochs and not self.stop:
+            bar = tqdm(total=self.steps_per_epoch, initial=self.step_in_epoch, desc=f"epoch {self.epoch + 1}/{c.epochs}",
+                       disable=not self.master or tqdm is None, file=sys.stderr, leave=False)
+            t0 = time.time()
+            sums = self.run_epoch(bar)
+            bar.close()
+            if self.step_in_epoch >= self.steps_per_epoch:
+                self.end_epoch(sums, time.time() - t0)
+            self.checkpoint()
+
+
+def train(args) -> int:
+    ddp, rank, world = _distributed()
+    master = rank == 0
+    torch.set_num_threads(max(1, (args.threads or os.cpu_count() or 1) // world))
+    out = Path(args.out)
+    if master:
+        out.mkdir(parents=True, exist_ok=True)
+    c, state = _config(args, out / "ckpt.pt", master)
     root = data_dir(args.data)
     from .feature_cache import load_features
 
     features, index = load_features(c.model.backbone, root)
-    data = PairData.splits(root, c, features, index)
-    train_data, val_data = data["train"], data["val"]
-    torch.manual_seed(c.seed + rank)
-    model = Synesthete(c.model)
-    estimator = None
-    if c.va_loss_weight > 0:
-        from . import va_estimator
-
-        est_path = Path(args.estimator)
-        if not est_path.exists():
-            raise FileNotFoundError(f"{est_path}: VA estimator missing; run python -m engine.training.va_estimator --out {est_path} (or --no-va-loss)")
-        estimator = va_estimator.load(est_path)
-    opt_cls = torch.optim.Adam if c.optimizer == "adam" else torch.optim.AdamW
-    opt_kw = {} if c.optimizer == "adam" else {"weight_decay": c.weight_decay}
-    opt = opt_cls(model.parameters(), lr=c.lr, **opt_kw)
-    epoch, step_in_epoch, global_step = 0, 0, 0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        epoch, step_in_epoch, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
-        torch.set_rng_state(state["torch_rng"])
-        steps_log = out / "steps.jsonl"
-        if master and steps_log.exists():  # drop steps after the checkpoint: they are redone now
-            keep = [ln for ln in steps_log.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= global_step]
-            steps_log.write_text("".join(ln + "\n" for ln in keep))
-    raw = model
-    if ddp:
-        model = torch.nn.parallel.DistributedDataParallel(model)
-    steps_per_epoch = math.ceil(len(train_data) / (c.batch_size * world))
-    total = steps_per_epoch * c.epochs
-    stop = {"now": False}
+    t = Trainer(args, c, state, PairData.splits(root, c, features, index), ddp, rank, world)
 
     def _stop(signum, frame):
-        stop["now"] = True  # finish the step, checkpoint, exit cleanly
+        t.stop = True  # finish the step, checkpoint, exit cleanly
 
     if master and not ddp:
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-
-    def checkpoint():
-        if master:
-            atomic_save({
-                "model": raw.state_dict(), "optimizer": opt.state_dict(), "train_config": asdict(c),
-                "model_config": c.model.to_dict(), "epoch": epoch, "step_in_epoch": step_in_epoch,
-                "global_step": global_step, "torch_rng": torch.get_rng_state(), "data_hash": train_data.data_hash,
-                "pairs": len(train_data), "torch": str(torch.__version__),
-            }, ckpt_path)
-
     if master:
-        print(f"{len(train_data)} train pairs, {len(val_data)} val pairs, {raw.num_params() / 1e6:.2f}M params, {steps_per_epoch} steps/epoch x {c.epochs} epochs, world {world}", file=sys.stderr)
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover
-        tqdm = None
-    metrics_path = out / "metrics.jsonl"
-    while epoch < c.epochs and not stop["now"]:
-        rng_order = np.random.default_rng([c.seed, epoch])
-        order = rng_order.permutation(len(train_data))
-        bar = tqdm(total=steps_per_epoch, initial=step_in_epoch, desc=f"epoch {epoch + 1}/{c.epochs}", disable=not master or tqdm is None, file=sys.stderr, leave=False)
-        sums = {"ce": 0.0, "va": 0.0, "image_va": 0.0, "n": 0}
-        t0 = time.time()
-        while step_in_epoch < steps_per_epoch:
-            lo = step_in_epoch * c.batch_size * world
-            idx = order[lo:lo + c.batch_size * world][rank::world]
-            brng = np.random.default_rng([c.seed, epoch, step_in_epoch, rank])
-            fmap, toks, va_cond, va_ref, img_va = train_data.batch(idx, brng, c)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(c, global_step, total)
-            # losses() calls model(...), so under DDP the wrapper's forward runs and syncs grads
-            out_l = losses(model, fmap, toks, va_cond, va_ref, img_va, estimator, c.va_loss_weight)
-            opt.zero_grad(set_to_none=True)
-            out_l["total"].backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
-            opt.step()
-            step_in_epoch += 1
-            global_step += 1
-            if getattr(args, "step_delay", 0.0):
-                time.sleep(args.step_delay)
-            sums["ce"] += out_l["ce"].item()
-            sums["image_va"] += out_l["image_va"].item()
-            sums["va"] += out_l["va"].item() if "va" in out_l else 0.0
-            sums["n"] += 1
-            if master:
-                bar.update(1)
-                bar.set_postfix(ce=f"{out_l['ce'].item():.3f}")
-                with open(out / "steps.jsonl", "a") as fh:
-                    fh.write(json.dumps({"step": global_step, "epoch": epoch, "ce": round(out_l["ce"].item(), 5), "va": round(out_l["va"].item(), 5) if "va" in out_l else None, "lr": lr_at(c, global_step - 1, total)}) + "\n")
-            if global_step % c.ckpt_every == 0:
-                checkpoint()
-            if stop["now"] or (c.max_steps and global_step >= c.max_steps):
-                stop["now"] = True
-                break
-        bar.close()
-        if step_in_epoch >= steps_per_epoch:
-            val = evaluate_loss(raw, val_data, c) if master else {}
-            n = max(1, sums["n"])
-            rec = {"epoch": epoch + 1, "train_ce": sums["ce"] / n, "train_va_loss": sums["va"] / n, "train_image_va_l1": sums["image_va"] / n,
-                   "val_ce": val.get("ce"), "val_image_va_l1": val.get("image_va"), "seconds": round(time.time() - t0, 1), "global_step": global_step}
-            epoch += 1
-            step_in_epoch = 0
-            if master:
-                with open(metrics_path, "a") as fh:
-                    fh.write(json.dumps(rec) + "\n")
-                print(json.dumps(rec), file=sys.stderr)
-        checkpoint()
+        print(f"{len(t.train_data)} train pairs, {len(t.val_data)} val pairs, {t.raw.num_params() / 1e6:.2f}M params, "
+              f"{t.steps_per_epoch} steps/epoch x {c.epochs} epochs, world {world}", file=sys.stderr)
+    t.fit()
     if master:
-        done = epoch >= c.epochs
-        (out / "DONE").write_text("done\n") if done else None
-        print(f"{'finished' if done else 'stopped'} at epoch {epoch}, step {global_step}; checkpoint {ckpt_path}", file=sys.stderr)
+        done = t.epoch >= c.epochs
+        if done:
+            (out / "DONE").write_text("done\n")
+        print(f"{'finished' if done else 'stopped'} at epoch {t.epoch}, step {t.global_step}; checkpoint {out / 'ckpt.pt'}", file=sys.stderr)
     if ddp:
         dist.destroy_process_group()
     return 0

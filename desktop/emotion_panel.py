@@ -1,0 +1,89 @@
+"""The *Emotion* panel: the valence-arousal plane, the two readouts, and "Use image's VA".
+
+It owns the target the music is composed for. A new picture moves the gold ring and, unless
+the user has moved the target themselves (``override``), the target with it.
+"""
+from __future__ import annotations
+
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtWidgets import QGridLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from engine.events import VA
+
+from .va_plane import Mark, VAPlane
+
+
+def readout(va: VA | None) -> str:
+    return "—" if va is None else f"V {va.valence:+.2f}  A {va.arousal:+.2f}  {va.mood}"
+
+
+class EmotionPanel(QGroupBox):
+    targetChanged = pyqtSignal(object)   # VA: the target moved (by the user or a new picture)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Emotion (valence × arousal)", parent)
+        self.image_va: VA | None = None
+        self.override = False
+        self.plane = VAPlane()
+        self.image_readout = QLabel("—")
+        self.target_readout = QLabel("—")
+        self.reset_button = QPushButton("Use image's VA")
+        self.reset_button.setToolTip("Snap the target back to what the picture says")
+        col = QVBoxLayout(self)
+        col.addWidget(self.plane, 1)
+        col.addLayout(self._readouts())
+        col.addWidget(self.reset_button)
+        self.plane.targetChanged.connect(lambda v, a: self.set_user_target(VA(v, a)))
+        self.reset_button.clicked.connect(self.use_image_va)
+        self._refresh()
+
+    def _readouts(self) -> QGridLayout:
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(10)
+        dot_img = QLabel("◯")
+        dot_img.setStyleSheet("color: #f0c674; font-weight: bold;")
+        dot_tgt = QLabel("●")
+        dot_tgt.setStyleSheet("color: #5ab0ff;")
+        for row, (dot, name, value) in enumerate(((dot_img, "Picture", self.image_readout),
+                                                  (dot_tgt, "Target", self.target_readout))):
+            value.setObjectName("readout")
+            grid.addWidget(dot, row, 0)
+            grid.addWidget(QLabel(name), row, 1)
+            grid.addWidget(value, row, 2)
+        grid.setColumnStretch(2, 1)
+        return grid
+
+    def target(self) -> VA:
+        return self.plane.target()
+
+    def set_image_va(self, va: VA) -> None:
+        """A new picture was read: show where it lies; the target follows unless overridden."""
+        self.image_va = va
+        self.plane.set_image_va(va)
+        if not self.override:
+            self._move_target(va)
+        self._refresh()
+
+    def set_user_target(self, va: VA) -> None:
+        """What a drag, click or arrow key on the plane does: the user's target wins from now on."""
+        self.override = True
+        self._move_target(va)
+
+    def use_image_va(self) -> None:
+        self.override = False
+        if self.image_va is not None:
+            self._move_target(self.image_va)
+        self._refresh()
+
+    def set_marks(self, marks: list[Mark]) -> None:
+        self.plane.set_marks(marks)
+
+    def _move_target(self, va: VA) -> None:
+        self.plane.set_target(va)
+        self._refresh()
+        self.targetChanged.emit(self.target())
+
+    def _refresh(self) -> None:
+        self.image_readout.setText(readout(self.image_va))
+        self.target_readout.setText(readout(self.target()) + ("  (yours)" if self.override else ""))
+        self.reset_button.setEnabled(self.image_va is not None and self.override)

@@ -1,0 +1,141 @@
+"""The *Results* panel: the job's variations (best emotion fit first once ranked) beside the
+piano roll of the selected one.
+
+While a job runs, the first variation draws itself note by note (``streaming``); when it is
+done it is selected, and later ones join the list. Variations are matched by their ``index``
+(generation order), since ranking hands back new, numbered ``Variation`` values.
+"""
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import QGroupBox, QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
+
+from engine.events import NoteEvent
+
+from .generate_panel import key_label
+from .piano_roll import PianoRoll
+from .va_plane import Mark
+from .worker import Variation
+
+
+class ResultsPanel(QWidget):
+    selectionChanged = pyqtSignal(object)   # Variation, or None
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.variations: list[Variation] = []
+        self.ranked = False
+        self.streaming = False   # the roll shows the first variation as it is being sampled
+        self.list = QListWidget()
+        self.list.setAccessibleName("Results")
+        self.list.setWordWrap(True)
+        self.caption = QLabel(" ")
+        self.caption.setObjectName("dim")
+        self.roll = PianoRoll()
+        self.splitter = self._lay_out()
+        self.list.currentItemChanged.connect(lambda item, _prev: self._on_current(item))
+
+    def _lay_out(self) -> QSplitter:
+        list_box = QGroupBox("Results · best emotion fit first")
+        QVBoxLayout(list_box).addWidget(self.list)
+        list_box.setMinimumWidth(230)
+        roll_box = QGroupBox("Piano roll")
+        col = QVBoxLayout(roll_box)
+        col.addWidget(self.caption)
+        col.addWidget(self.roll, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(list_box)
+        split.addWidget(roll_box)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([270, 700])
+        split.setChildrenCollapsible(False)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(split)
+        return split
+
+    # --- a job's life --------------------------------------------------------------------
+    def begin(self, bars: int, mood: str) -> None:
+        self.variations, self.ranked, self.streaming = [], False, True
+        self.list.clear()
+        self.roll.clear("Generating…")
+        self.roll.set_piece([], bars)
+        self.caption.setText(f"Variation 1 · generating for {mood}…")
+        self.selectionChanged.emit(None)
+
+    def add_streamed_note(self, note: NoteEvent) -> None:
+        if self.streaming:
+            self.roll.add_note(note)
+
+    def add_variation(self, v: Variation, keep: int | None) -> None:
+        self.variations.append(v)
+        self._show(keep)
+
+    def finish(self, ranked: list[Variation], keep: int | None) -> None:
+        self.variations, self.ranked = list(ranked), True
+        self._show(keep)
+
+    def cancelled(self) -> None:
+        if self.streaming and not self.variations:
+            self.streaming = False
+            self.roll.clear("Cancelled. Generate again when ready.")
+            self.caption.setText(" ")
+
+    # --- selection -----------------------------------------------------------------------
+    def selected(self) -> Variation | None:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def find(self, index: int) -> Variation | None:
+        return next((v for v in self.variations if v.index == index), None)
+
+    def select(self, index: int) -> None:
+        self._show(index)
+
+    def marks(self) -> list[Mark]:
+        """Each judged variation's VA for the plane, numbered as in the list."""
+        sel = self.selected()
+        return [Mark(v.heard, self.label(v), sel is not None and v.index == sel.index)
+                for v in self.variations if v.heard is not None]
+
+    def label(self, v: Variation) -> str:
+        return str(v.rank) if self.ranked else str(v.index + 1)
+
+    def _show(self, keep: int | None) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for v in self.variations:
+            item = QListWidgetItem(self._item_text(v))
+            item.setData(Qt.ItemDataRole.UserRole, v)
+            item.setToolTip(self._item_tooltip(v))
+            self.list.addItem(item)
+            if v.index == keep:
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+        self._on_current(self.list.currentItem())
+
+    def _on_current(self, item: QListWidgetItem | None) -> None:
+        v = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        if v is not None:
+            self.streaming = False
+            self.roll.set_piece(list(v.notes), v.settings.bars)
+            self.caption.setText(f"{self._head(v)}  ·  {key_label(v.key_name)}  ·  {v.settings.bars} bars at "
+                                 f"{v.tempo:g} BPM  ·  {len(v.notes)} notes  ·  seed {v.settings.seed}")
+        self.selectionChanged.emit(v)
+
+    def _head(self, v: Variation) -> str:
+        return f"#{v.rank}" if self.ranked else f"Variation {v.index + 1}"
+
+    def _item_text(self, v: Variation) -> str:
+        if v.heard is None:
+            return f"{self._head(v)}  ·  no notes\nseed {v.settings.seed}"
+        return (f"{self._head(v)}  ·  sounds {v.heard.mood}  ·  fit {v.fit:.2f}\n"
+                f"seed {v.settings.seed}  ·  {len(v.notes)} notes  ·  {key_label(v.key_name)}")
+
+    @staticmethod
+    def _item_tooltip(v: Variation) -> str:
+        j = v.heard
+        heard = "—" if j is None else f"valence {j.valence:+.2f}, arousal {j.arousal:+.2f}"
+        return (f"Judged emotion: {heard}\nTarget: valence {v.target.valence:+.2f}, arousal {v.target.arousal:+.2f}\n"
+                f"Fit = distance on the plane (0 is exact)")
