@@ -32,7 +32,7 @@ def main() -> int:
     total = sum(f["bytes"] for f in files.values()) + (MODELS / "judge.json").stat().st_size
     L = ["# Model card: Synesthete image → emotion → piano MIDI", ""]
     L += ["## What it is", "",
-          f"The CNN-Transformer of Kundu et al. (2024), as built in `engine/model.py`: a frozen {mc['backbone']} "
+          f"The CNN-Transformer of Kundu et al. (2024), as built in `engine/training/model.py`: a frozen {mc['backbone']} "
           f"backbone ({mc['feat_tokens']} feature-map tokens of {mc['feat_channels']} channels) → projection → "
           f"{mc['n_enc_layers']} Transformer encoder layer(s), d_model {mc['d_model']} → image memory and an image-VA head; "
           f"a music decoder of {mc['n_dec_layers']} Transformer layers (self-attention, cross-attention over the memory plus a VA token, "
@@ -48,7 +48,7 @@ def main() -> int:
     L += [f"Export parity ({side['export']['torch']}, opset {side['export']['opset']}): image VA max |Δ| {p['va_max_abs_diff']:.1e}, "
           f"logits max |Δ| {p['logits_max_abs_diff']:.1e} over a {p['rollout_tokens']}-token greedy rollout, tokens equal: {p['tokens_equal']}.", ""]
     L += ["## Training", "",
-          f"- Data: image–MIDI pairs made by capacity-limited VA matching (`engine/pairing.py`) — {tr['pairs']} train pairs; "
+          f"- Data: image–MIDI pairs made by capacity-limited VA matching (`engine/training/pairing.py`) — {tr['pairs']} train pairs; "
           f"training-data hash `{tr['data_hash']}` (over the pair list).",
           "- Images: OASIS (research use; includes disturbing content) and Emotion6 (**academic research only**). "
           "MIDI: EMOPIA (CC BY 4.0, attribution: Hung et al., ISMIR 2021) and VGMIDI (no licence; research with citation: Ferreira & Whitehead, ISMIR 2019). "

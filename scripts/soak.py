@@ -28,17 +28,19 @@ def rss_mb() -> float:
 
 
 def soak_generations(n: int) -> dict:
-    from engine.runtime import GenerationSettings, Runtime
+    from engine.request import GenerationSettings
+    from engine.runtime import Runtime
 
     rt = Runtime.load()
     image = ROOT / "examples" / "coffee.jpg"
     notes = 0
     t0 = time.time()
     start = None
+    enc = None
     for i in range(n):
         if i % 10 == 0:
-            rt.image_va(image)  # the encoder too, now and then
-        notes += len(list(rt.generate(GenerationSettings(bars=1, seed=i))))
+            enc = rt.encode(image)  # the encoder too, now and then
+        notes += len(list(rt.notes(GenerationSettings(bars=1, seed=i), enc)))
         if i == 9:
             start = rss_mb()
     return {"generations": n, "notes": notes, "rss_after_warmup_mb": start, "rss_end_mb": rss_mb(),

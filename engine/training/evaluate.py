@@ -307,7 +307,7 @@ def fidelity_section(results, names) -> list[str]:
     L: list[str] = []
     L += ["## Emotion fidelity (independent judge)", "",
           "The judge (`engine/judge.py`, ridge regression on musical features) is not the estimator the VA loss trains against "
-          "(`engine/va_estimator.py`, a CNN over token embeddings). VA MAE to the conditioning target, the same against shuffled targets "
+          "(`engine/training/va_estimator.py`, a CNN over token embeddings). VA MAE to the conditioning target, the same against shuffled targets "
           "(what ignoring VA scores), quadrant accuracy, and Spearman correlations of the target with musical properties.", "",
           "| system | VA MAE ↓ | VA MAE, shuffled targets | quadrant acc ↑ | ρ(arousal, note density) | ρ(arousal, velocity) | ρ(valence, major clarity) |",
           "|---|---|---|---|---|---|---|"]
