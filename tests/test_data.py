@@ -68,6 +68,21 @@ def test_data_dir_comes_from_flag_then_environment(tmp_path, monkeypatch):
     assert len(read_images(d)) == 10 and len(read_midis(d)) == 8
 
 
+def test_without_flag_or_environment_data_and_cache_sit_beside_the_checkout(monkeypatch):
+    from pathlib import Path
+
+    from engine.training.dataset import cache_dir
+
+    checkout = Path(__file__).resolve().parent.parent
+    monkeypatch.delenv("SYNESTHETE_DATA", raising=False)
+    monkeypatch.delenv("SYNESTHETE_CACHE", raising=False)
+    assert cache_dir() == checkout / "cache"
+    try:
+        assert data_dir() == (checkout.parent / "shared" / "data").resolve()
+    except FileNotFoundError as e:  # a checkout without the shared data beside it
+        assert str(checkout.parent / "shared" / "data") in str(e)
+
+
 @needs_train_extra
 def test_beat_tracking_puts_a_performance_back_on_the_grid(tmp_path):
     """A 120-BPM 'performance' of a 16th-note piece with ±30 ms jitter comes back within a 16th."""

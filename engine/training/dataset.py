@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # engine/training/dataset.py → the checkout
 SPLITS = ("train", "val", "test")
 
 
