@@ -12,12 +12,13 @@ from typing import Iterator
 from .events import VA, NoteEvent
 from .keys import transpose_from_reference
 from .request import GenerationSettings, Piece
-from .sampling import SamplingSettings, Stepper, TokenStream
+from .sampling import SamplingSettings, Stepper, TokenStream, phrase_plan
 
 
 def sampling_settings(settings: GenerationSettings, target: VA) -> SamplingSettings:
+    plan = phrase_plan(settings.bars) if settings.form == "phrases" else ()
     return SamplingSettings(bars=settings.bars, temperature=settings.temperature, top_p=settings.top_p,
-                            seed=settings.seed, mode=settings.key_for(target).mode)
+                            seed=settings.seed, mode=settings.key_for(target).mode, plan=plan)
 
 
 def compose_notes(stepper: Stepper, settings: GenerationSettings, target: VA,

@@ -25,6 +25,8 @@ MIN_TEMPO, MAX_TEMPO = 20.0, 300.0  # BPM
 MAX_TEMPERATURE = 5.0               # 0 = greedy
 MAX_SEED = 2**63 - 1                # numpy's generators take non-negative seeds
 DEFAULT_BARS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P = 8, 1.0, 0.95
+FORMS = ("free", "phrases")         # phrases: every second phrase restates the one before (engine.sampling.phrase_plan)
+DEFAULT_FORM = "free"
 # arousal → tempo: calm pictures get slower music
 TEMPO_AT_NEUTRAL, TEMPO_PER_AROUSAL = 108.0, 36.0
 
@@ -62,6 +64,7 @@ class GenerationSettings:
     seed: int = 0
     temperature: float = DEFAULT_TEMPERATURE
     top_p: float = DEFAULT_TOP_P
+    form: str = DEFAULT_FORM
 
     def __post_init__(self) -> None:
         _check_int("bars", self.bars, MIN_BARS, MAX_BARS)
@@ -70,6 +73,8 @@ class GenerationSettings:
         _check_int("seed", self.seed, 0, MAX_SEED)
         _check_float("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
         _check_float("top_p", self.top_p, 0.0, 1.0, lo_open=True)
+        if self.form not in FORMS:
+            raise SettingError("form", f"must be one of {', '.join(FORMS)} (received {self.form!r})")
         try:
             resolve_key(self.key, 0.0)
         except ValueError as e:
@@ -88,7 +93,7 @@ class GenerationSettings:
     def metadata(self, target: VA, *, image: str | None = None, model: str | None = None) -> dict:
         """Everything that regenerates a piece, as stored in its ``.mid`` (key and tempo resolved)."""
         return {"image": image, "bars": self.bars, "tempo": self.tempo_for(target), "key": self.key_for(target).name,
-                "seed": self.seed, "temperature": self.temperature, "top_p": self.top_p,
+                "seed": self.seed, "temperature": self.temperature, "top_p": self.top_p, "form": self.form,
                 "valence": target.valence, "arousal": target.arousal, "model": model}
 
 

@@ -36,7 +36,28 @@ class SamplingSettings:
     top_p: float
     seed: int
     mode: str
+    plan: tuple[int | None, ...] = ()  # per bar: the earlier bar it restates, or None (see phrase_plan)
     max_tokens_per_bar: int = 160  # a guard: no bar may run away
+
+
+def phrase_plan(bars: int) -> tuple[int | None, ...]:
+    """Phrase-level form, as songs and DAW loops have it: for each bar (0-based), the earlier
+    bar it restates, or None where the model writes new material.
+
+    Phrases are 4 bars (2 in pieces shorter than 8 bars; none under 4 bars). Every second
+    phrase restates the one before it except its last bar, which the model writes anew — the
+    varied ending of an antecedent–consequent pair (A A'). So 8 bars are
+    ``[-, -, -, -, 0, 1, 2, -]`` and 16 bars ``A A' B B'``.
+    """
+    if bars < 4:
+        return (None,) * bars
+    size = 4 if bars >= 8 else 2
+    plan: list[int | None] = []
+    for b in range(bars):
+        phrase, pos = divmod(b, size)
+        restates = phrase % 2 == 1 and pos < size - 1
+        plan.append(b - size if restates else None)
+    return tuple(plan)
 
 
 def choose(logits: np.ndarray, mask: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
@@ -70,6 +91,23 @@ class TokenStream:
         self.tokens: list[int] = []
         self.decoder = StreamingDecoder()
         self.rng = np.random.default_rng(s.seed)
+        self._bar_at: list[int] = []   # index in ``tokens`` of each Bar token
+        self._restating: list[int] = []  # tokens of an earlier bar still to be played again
+
+    def _bar_content(self, bar: int) -> list[int]:
+        """The tokens of an earlier bar, after its Bar token up to the next one."""
+        lo = self._bar_at[bar] + 1
+        hi = self._bar_at[bar + 1] if bar + 1 < len(self._bar_at) else len(self.tokens)
+        return self.tokens[lo:hi]
+
+    def _next(self, logits: np.ndarray, mask: np.ndarray) -> int:
+        """The restated bar's next token where the grammar allows it, else a sampled one."""
+        if self._restating:
+            tok = self._restating.pop(0)
+            if mask[tok]:
+                return tok
+            self._restating.clear()  # cannot happen for a whole bar copied after a Bar; kept safe
+        return choose(logits, mask, self.s.temperature, self.s.top_p, self.rng)
 
     def _feed_context(self, ctx: list[int]) -> np.ndarray:
         self.stepper.reset()
@@ -94,7 +132,7 @@ class TokenStream:
                 mask[BAR] = True  # close a runaway bar (always legal after a note)
                 if not allowed_mask(self.decoder.state)[BAR]:
                     mask = allowed_mask(self.decoder.state, min_bars=s.bars)
-            tok = choose(logits, mask, s.temperature, s.top_p, self.rng)
+            tok = self._next(logits, mask)
             if tok == BAR and self.decoder.bars >= s.bars:
                 tok = EOS  # the requested bars are complete
             self.tokens.append(tok)
@@ -103,6 +141,12 @@ class TokenStream:
             yield tok, self.decoder.push(tok)
             if tok == EOS:
                 return
+            if tok == BAR:
+                self._bar_at.append(len(self.tokens) - 1)
+                bar = self.decoder.bars - 1
+                if bar < len(s.plan) and s.plan[bar] is not None:
+                    # the model still hears every restated token, so what follows continues from it
+                    self._restating = self._bar_content(s.plan[bar]) + [BAR]
             if len(ctx) >= st.block_size:
                 ctx = self._slide(ctx)
                 logits = self._feed_context(ctx)

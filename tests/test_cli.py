@@ -185,3 +185,16 @@ def test_training_commands_on_a_base_install_say_what_to_install(command):
     r = run(command, *(["--out", "x"] if command == "train" else []))
     assert_one_line_error(r)
     assert "[train] extra" in r.stderr
+
+
+def test_phrase_form_restates_bars_and_is_stored_for_regeneration(tmp_path):
+    from engine.midi_io import read_midi
+
+    out = tmp_path / "p.mid"
+    assert run("generate", EXAMPLE, "-o", out, "--bars", "8", "--seed", "2", "--form", "phrases").returncode == 0
+    bars: dict[int, list] = {}
+    for n in read_midi(out).notes:
+        bars.setdefault(int(n.start_beat // 4), []).append((n.start_beat % 4, n.pitch, n.velocity))
+    assert all(bars.get(b + 4, []) == bars.get(b, []) for b in range(3))
+    text = [m.text for m in mido.MidiFile(out).tracks[0] if m.type == "text"][0]
+    assert json.loads(text.removeprefix("synesthete "))["form"] == "phrases"

@@ -20,6 +20,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--batch-size", type=int)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--no-va-loss", action="store_true", help="ablation: token loss only")
+    ap.add_argument("--va-loss-weight", type=float, help="weight of the paper's VA loss beside the token loss (default 1.0)")
     ap.add_argument("--estimator", default="runs/va_estimator.pt", help="training-time VA estimator for the VA loss")
     ap.add_argument("--max-steps", type=int, default=0)
     ap.add_argument("--threads", type=int)

@@ -33,6 +33,7 @@ from .dataset import data_dir, list_hash, read_images
 from .model import ModelConfig, Synesthete, losses
 from .pairing import make_pairs
 from .sequences import pad, piece_windows, usable_pieces
+from ..errors import UsageError
 from .args import add_arguments
 
 
@@ -143,6 +144,10 @@ def build_config(args) -> TrainConfig:
     c = TrainConfig(**PRESETS[args.preset])
     if args.epochs:
         c.epochs = args.epochs
+    if getattr(args, "va_loss_weight", None) is not None:
+        if not 0.0 <= args.va_loss_weight <= 100.0:
+            raise UsageError(f"--va-loss-weight must be in 0..100 (received {args.va_loss_weight})")
+        c.va_loss_weight = args.va_loss_weight
     if args.no_va_loss:
         c.va_loss_weight = 0.0
     if args.max_steps:
