@@ -19,7 +19,7 @@ from PyQt6.QtWidgets import (
 from engine.events import VA
 from engine.keys import PITCH_CLASSES
 from engine.request import (
-    DEFAULT_BARS, DEFAULT_TEMPERATURE, MAX_BARS, MAX_SEED, MAX_TEMPERATURE, MAX_TEMPO, MIN_BARS, MIN_TEMPO,
+    DEFAULT_BARS, DEFAULT_FORM, DEFAULT_TEMPERATURE, MAX_BARS, MAX_SEED, MAX_TEMPERATURE, MAX_TEMPO, MIN_BARS, MIN_TEMPO,
     GenerationSettings, default_tempo,
 )
 
@@ -28,7 +28,8 @@ MAX_VARIATIONS = 8
 MAX_SEED_SHOWN = min(MAX_SEED, 2**31 - 1)
 DICE_SEEDS = 99_999   # rolled seeds stay short enough to read out and type back
 DEFAULTS = {"bars": DEFAULT_BARS, "tempo": default_tempo(0.0), "auto_tempo": True, "key": "auto",
-            "temperature": DEFAULT_TEMPERATURE, "seed": 42, "variations": 3}
+            "temperature": DEFAULT_TEMPERATURE, "seed": 42, "variations": 3, "form": DEFAULT_FORM}
+FORM_CHOICES = [("free", "Free"), ("phrases", "Phrases (A A′)")]
 
 
 def key_label(key: str) -> str:
@@ -101,6 +102,10 @@ class GeneratePanel(QGroupBox):
         self.n_variations = QSpinBox()
         self.n_variations.setRange(1, MAX_VARIATIONS)
         self.n_variations.setToolTip("Each variation uses the next seed; results are ranked by emotion fit")
+        self.form = QComboBox()
+        for value, label in FORM_CHOICES:
+            self.form.addItem(label, value)
+        self.form.setToolTip("Phrases: every second 4-bar phrase comes back, with a new last bar, as songs and loops do")
 
     def _make_action_widgets(self) -> None:
         self.generate_button = QPushButton("Generate")
@@ -118,7 +123,7 @@ class GeneratePanel(QGroupBox):
         g.setVerticalSpacing(8)
         cells = [("Bars", self.bars), ("Tempo", _hbox(self.tempo, self.auto_tempo)), ("Key", self.key),
                  ("Temperature", self.temperature), ("Seed", _hbox(self.seed, self.dice)),
-                 ("Variations", self.n_variations)]
+                 ("Variations", self.n_variations), ("Form", self.form)]
         for i, (name, w) in enumerate(cells):
             row, col = divmod(i, 3)
             lab = QLabel(name)
@@ -134,14 +139,14 @@ class GeneratePanel(QGroupBox):
         act.addWidget(self.generate_button)
         act.addWidget(self.cancel_button)
         act.addWidget(self.progress, 1)
-        g.addLayout(act, 2, 0, 1, 6)
+        g.addLayout(act, 3, 0, 1, 6)
 
     # --- the request ---------------------------------------------------------------------
     def settings(self) -> list[GenerationSettings]:
         """One request per variation. Raises ``SettingError`` (a ValueError) on a bad value."""
         tempo = None if self.auto_tempo.isChecked() else float(self.tempo.value())
         base = dict(bars=self.bars.value(), tempo=tempo, key=self.key.currentData(),
-                    temperature=round(self.temperature.value(), 3))
+                    temperature=round(self.temperature.value(), 3), form=self.form.currentData())
         return [GenerationSettings(seed=self.seed.value() + i, **base) for i in range(self.n_variations.value())]
 
     def follow_target(self, va: VA) -> None:
@@ -189,6 +194,7 @@ class GeneratePanel(QGroupBox):
         self.key.setCurrentIndex(max(0, self.key.findData(s.value("generate/key", DEFAULTS["key"], type=str))))
         self._set_tempo_quietly(s.value("generate/tempo", DEFAULTS["tempo"], type=float))
         self.auto_tempo.setChecked(s.value("generate/autoTempo", DEFAULTS["auto_tempo"], type=bool))
+        self.form.setCurrentIndex(max(0, self.form.findData(s.value("generate/form", DEFAULTS["form"], type=str))))
 
     def save(self, s: QSettings) -> None:
         s.setValue("generate/bars", self.bars.value())
@@ -198,3 +204,4 @@ class GeneratePanel(QGroupBox):
         s.setValue("generate/temperature", self.temperature.value())
         s.setValue("generate/seed", self.seed.value())
         s.setValue("generate/variations", self.n_variations.value())
+        s.setValue("generate/form", self.form.currentData())
