@@ -5,7 +5,8 @@ is C (major) or A (minor) — the relative pair sharing the white-key signature 
 estimated mode becomes a conditioning token (``Mode_major`` / ``Mode_minor``). At generation
 the mode comes from the requested key, or with ``--key auto`` from the target valence
 (valence ≥ 0 → major); the result is then transposed from C/Am to the requested tonic.
-``auto`` keeps C major / A minor. A requested key keeps the user's spelling (``Key.name``).
+``auto`` takes the mode from valence and the tonic from the seed (all 24 keys; seed 0 is C major /
+A minor). A requested key keeps the user's spelling (``Key.name``).
 """
 from __future__ import annotations
 
@@ -108,16 +109,24 @@ def parse_key(key: str) -> Key | None:
     return Key(tonic, mode, _spell(letter, accidental, mode))
 
 
-AUTO_MAJOR = Key(0, "major", "C")
-AUTO_MINOR = Key(9, "minor", "Am")
+# --key auto: one spelling per key, the usual key-signature names
+AUTO_NAMES = {"major": ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"],
+              "minor": ["Cm", "C#m", "Dm", "Ebm", "Em", "Fm", "F#m", "Gm", "G#m", "Am", "Bbm", "Bm"]}
 
 
-def resolve_key(key: str, valence: float) -> Key:
-    """The key to generate in: the requested one, or for 'auto' C major (valence ≥ 0) / A minor."""
+def auto_key(valence: float, seed: int) -> Key:
+    """The key ``--key auto`` picks: the mode from valence (≥ 0 → major), the tonic from the seed,
+    stepping round the circle of fifths from C major / A minor (seed 0), so neighbouring seeds
+    land in related keys and every one of the 24 keys is reachable."""
+    mode = "major" if valence >= 0 else "minor"
+    tonic = ((0 if mode == "major" else 9) + 7 * seed) % 12
+    return Key(tonic, mode, AUTO_NAMES[mode][tonic])
+
+
+def resolve_key(key: str, valence: float, seed: int = 0) -> Key:
+    """The key to generate in: the requested one as spelled, or for 'auto' ``auto_key``."""
     parsed = parse_key(key)
-    if parsed is None:
-        return AUTO_MAJOR if valence >= 0 else AUTO_MINOR
-    return parsed
+    return auto_key(valence, seed) if parsed is None else parsed
 
 
 def transpose_from_reference(notes: list[NoteEvent], key: Key) -> list[NoteEvent]:

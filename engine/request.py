@@ -84,7 +84,7 @@ class GenerationSettings:
         return float(self.tempo) if self.tempo is not None else default_tempo(target.arousal)
 
     def key_for(self, target: VA) -> Key:
-        return resolve_key(self.key, target.valence)
+        return resolve_key(self.key, target.valence, self.seed)
 
     @property
     def beats(self) -> float:

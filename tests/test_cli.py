@@ -53,7 +53,7 @@ def test_same_seed_same_music_and_override_va_is_used(tmp_path):
     assert a.read_bytes() == b.read_bytes()
     obj = json.loads(r.stdout)
     assert obj["target_va"] == {"valence": -0.8, "arousal": 0.7}
-    assert obj["key"] == "Am"  # auto: negative valence → minor
+    assert obj["key"] == "Cm"  # auto: negative valence → minor; seed 9 → (9 + 7·9) mod 12 = C
 
 
 def test_va_and_music_va_print_one_json_object(tmp_path):

@@ -19,7 +19,7 @@ def add_generation_args(ap: argparse.ArgumentParser, *, tempo_note: str = "") ->
     ap.add_argument("--bars", type=int, default=DEFAULT_BARS, metavar="N", help=f"length in 4/4 bars, 1..{MAX_BARS} (default {DEFAULT_BARS})")
     ap.add_argument("--tempo", type=float, default=None, metavar="BPM",
                     help=f"BPM, {MIN_TEMPO:g}..{MAX_TEMPO:g} (default: from the target arousal, {lo:g}..{hi:g}{tempo_note})")
-    ap.add_argument("--key", default="auto", help="auto (C major for positive valence, else A minor), or e.g. D, F#, Bbm, Am")
+    ap.add_argument("--key", default="auto", help="auto (major for positive valence, else minor; the tonic from the seed: all 24 keys), or e.g. D, F#, Bbm, Am")
     ap.add_argument("--seed", type=int, default=0, metavar="S", help="random seed, 0 or more (same seed + settings = same music)")
     ap.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, metavar="T",
                     help=f"0 = greedy, 1 = as trained (default), up to {MAX_TEMPERATURE:g}")

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
+from ..keys import auto_key
 from .args import add_generation_args, override_va, settings_from
 from .output import check_out
 
@@ -103,15 +104,18 @@ def cmd_stream(args) -> int:
         pieces = [0]
 
         def next_piece(next_va):
+            # a new seed for new music, but the take stays in one key family: with --key auto the
+            # first seed's major key or its relative minor, as the steered valence asks
             pieces[0] += 1
-            return rt.notes(dataclasses.replace(settings, seed=settings.seed + pieces[0]), enc, next_va)
+            key = auto_key(next_va.valence, settings.seed).name if settings.key == "auto" else settings.key
+            return rt.notes(dataclasses.replace(settings, seed=settings.seed + pieces[0], key=key), enc, next_va)
 
         def on_piece(i, piece_va):
             if args.loop:
                 print(f"piece {i}: valence {piece_va.valence:+.2f} arousal {piece_va.arousal:+.2f}",
                       file=sys.stderr)
 
-        where = f"{port.name!r} ({port.api})"
+        where = f"{port.name!r} ({port.api}) in {settings.key_for(target).name} at {tempo:g} BPM"
         if args.sync:
             print(f"Playing on {where}; waiting for the DAW's Start on 'Synesthete In'...", file=sys.stderr)
         else:

@@ -1,0 +1,55 @@
+"""A request and its piece: ranges checked once, the tempo rule, keys as spelled, automatic keys, metadata."""
+import math
+
+import pytest
+
+from engine.errors import SettingError
+from engine.events import VA, NoteEvent
+from engine.keys import auto_key
+from engine.request import (MAX_BARS, GenerationSettings, Judged, Piece, default_tempo, rank_by_fit)
+
+
+@pytest.mark.parametrize("field,value", [("bars", 0), ("bars", MAX_BARS + 1), ("bars", 2.5), ("tempo", 19.9), ("tempo", math.nan),
+                                         ("seed", -1), ("seed", True), ("temperature", 5.01), ("top_p", 0.0), ("top_p", 1.5),
+                                         ("key", "H"), ("form", "sonata")])
+def test_every_bad_value_is_refused_once_with_its_name(field, value):
+    with pytest.raises(SettingError) as e:
+        GenerationSettings(**{field: value})
+    assert e.value.field == field and "\n" not in str(e.value)
+
+
+def test_the_tempo_follows_arousal_unless_given():
+    assert [default_tempo(a) for a in (-1, 0, 1, 5)] == [72.0, 108.0, 144.0, 144.0]
+    assert GenerationSettings().tempo_for(VA(0.2, -0.5)) == 90.0
+    assert GenerationSettings(tempo=131).tempo_for(VA(0.2, -0.5)) == 131.0
+
+
+def test_auto_keys_take_the_mode_from_valence_and_reach_all_24_keys_over_seeds():
+    happy = {GenerationSettings(seed=s).key_for(VA(0.4, 0)).name for s in range(12)}
+    sad = {GenerationSettings(seed=s).key_for(VA(-0.4, 0)).name for s in range(12)}
+    assert len(happy) == 12 and len(sad) == 12 and not any(k.endswith("m") for k in happy) and all(k.endswith("m") for k in sad)
+    assert (auto_key(0.5, 0).name, auto_key(-0.5, 0).name) == ("C", "Am")  # seed 0 as before
+    assert auto_key(0.5, 1).name == "G" and auto_key(-0.5, 1).name == "Em"  # relative keys share a seed
+
+
+@pytest.mark.parametrize("asked,name,tonic,mode", [("C#", "C#", 1, "major"), ("Ebm", "Ebm", 3, "minor"), ("eb minor", "Ebm", 3, "minor"),
+                                                   ("Bb", "Bb", 10, "major"), ("D#", "D#", 3, "major")])
+def test_an_explicit_key_keeps_its_spelling(asked, name, tonic, mode):
+    k = GenerationSettings(key=asked, seed=5).key_for(VA(-0.9, 0))
+    assert (k.name, k.tonic, k.mode) == (name, tonic, mode)
+
+
+def test_a_piece_carries_what_regenerates_it():
+    s = GenerationSettings(bars=2, key="C#", seed=3, form="phrases")
+    p = Piece((NoteEvent(61, 80, 0.0, 1.0),), s, VA(0.5, -0.25), image="x.jpg", model="abc")
+    assert p.tempo == 99.0 and p.seconds == pytest.approx(8 * 60 / 99)
+    assert p.metadata() == {"image": "x.jpg", "bars": 2, "tempo": 99.0, "key": "C#", "seed": 3, "temperature": 1.0,
+                            "top_p": 0.95, "form": "phrases", "valence": 0.5, "arousal": -0.25, "model": "abc"}
+
+
+def test_ranking_puts_the_closest_emotion_first_and_keeps_order_on_ties():
+    s = GenerationSettings()
+    pieces = [Piece((), s, VA(0.5, 0.5)) for _ in range(3)]
+    judged = [Judged(pieces[0], VA(-0.5, 0.5)), Judged(pieces[1], VA(0.4, 0.5)), Judged(pieces[2], None)]
+    assert [j.piece is pieces[i] for j, i in zip(rank_by_fit(judged), (1, 0, 2))] == [True, True, True]
+    assert rank_by_fit(judged)[-1].fit == math.inf
