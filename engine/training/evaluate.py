@@ -44,20 +44,22 @@ SIZE_BUDGET_MB = 25.0
 METRICS = ["polyphony_rate", "pitch_entropy", "pitch_class_entropy", "groove_consistency", "polyphony_rate_16", "groove_consistency_16"]
 
 
-def test_images(root: Path, n: int):
-    imgs = sorted((i for i in read_images(root) if i.split == "test"), key=lambda i: i.path)
+def test_images(root: Path, n: int, split: str = "test"):
+    """``n`` images of ``split`` (all when n ≤ 0), chosen with seed 0, in path order."""
+    imgs = sorted((i for i in read_images(root) if i.split == split), key=lambda i: i.path)
     if n <= 0 or n >= len(imgs):
         return imgs
     idx = np.random.default_rng(0).choice(len(imgs), size=n, replace=False)
     return [imgs[i] for i in sorted(idx)]
 
 
-def reference_pieces(root: Path, bars: int):
+def reference_pieces(root: Path, bars: int, split: str = "test"):
+    """Real pieces of ``split`` (first ``bars`` bars, in their own keys, at least 8 notes): [(item, notes)]."""
     from .sequences import usable_pieces
 
     out = []
     for p in usable_pieces(root):
-        if p.item.split != "test":
+        if p.item.split != split:
             continue
         sel = p.notes[p.notes[:, 2] < bars * STEPS_PER_BAR]
         notes = [NoteEvent(int(a), int(b), c / STEPS_PER_BEAT, d / STEPS_PER_BEAT) for a, b, c, d in sel]
