@@ -6,6 +6,7 @@ import pytest
 
 from engine.events import NoteEvent
 from engine.training import musicality as M
+from fixtures import needs_train_extra
 
 
 def N(pitch, start, duration=1.0, velocity=80):
@@ -156,6 +157,7 @@ def test_empty_and_one_note_pieces_give_nan_not_errors():
 
 # --- the two-sample test ------------------------------------------------------------------
 
+@needs_train_extra  # scikit-learn's random forest
 def test_the_two_sample_test_tells_different_music_apart_and_not_the_same():
     pytest.importorskip("sklearn")
     rng = np.random.default_rng(0)
@@ -171,6 +173,7 @@ def test_the_two_sample_test_tells_different_music_apart_and_not_the_same():
     assert floor["mean"] < 0.7 and floor["n_per_class"] == 40
 
 
+@needs_train_extra  # scikit-learn's random forest
 def test_compare_reports_summaries_differences_and_quadrants():
     pytest.importorskip("sklearn")
     rng = np.random.default_rng(1)
