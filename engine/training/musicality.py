@@ -388,14 +388,13 @@ def feature_matrix(pieces: Sequence[Iterable[NoteEvent]], bars: int | None = Non
 # --- the classifier two-sample test -------------------------------------------------------
 
 def _two_sample(xa: np.ndarray, xb: np.ndarray, seed: int, folds: int, repeats: int, names: Sequence[str], trees: int = 200) -> dict:
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.model_selection import RepeatedStratifiedKFold
-
     n = min(len(xa), len(xb))
     out = {"mean": NAN, "std": NAN, "n_a": int(len(xa)), "n_b": int(len(xb)), "n_per_class": n, "folds": 0, "repeats": repeats, "importance": {}}
     k = min(folds, n)
     if k < 2:
         return out
+    from sklearn.ensemble import RandomForestClassifier  # the [train] extra
+    from sklearn.model_selection import RepeatedStratifiedKFold
     rng = np.random.default_rng(seed)
     xa = xa[np.sort(rng.choice(len(xa), n, replace=False))]
     xb = xb[np.sort(rng.choice(len(xb), n, replace=False))]
