@@ -189,3 +189,11 @@ def test_compare_reports_summaries_differences_and_quadrants():
     text = M.markdown(res)
     r = res["real"]["bar_repetition"]
     assert f"| bar-to-bar repetition | {r['mean']:.2f} ± {r['std']:.2f} |" in text and "Q3 sad" in text
+
+
+def test_a_report_system_names_its_model_and_decoding():
+    from engine.training.musicality_report import parse_system
+
+    assert parse_system("shipped=engine/models") == ("shipped", "engine/models", {})
+    assert parse_system("p=runs/x/onnx:top_p=0.8,form=phrases,temperature=0.9") == (
+        "p", "runs/x/onnx", {"top_p": 0.8, "form": "phrases", "temperature": 0.9})
