@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMainWindow, QVBox
 
 from engine.errors import SettingError
 from engine.events import VA, NoteEvent
+from engine.outputs import check_output_path
 from engine.ports import DEFAULT_OUTPUT, PortError
 from engine.runtime import Encoding, Runtime
 
@@ -39,6 +40,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings or QSettings()
         self.encoding: Encoding | None = None   # the current picture's; every job takes it as it is
+        self.picture_path: Path | None = None   # its file, when it came from one
+        self._requested_path: Path | None = None
         self.job_id: int | None = None
         self.job: GenerationJob | None = None
         self._image_req: int | None = None
@@ -208,6 +211,7 @@ class MainWindow(QMainWindow):
     def _request_image(self, source: ImageSource) -> None:
         self.clear_error()
         self._image_req = self.worker.analyse_image(source)  # results of older requests are ignored
+        self._requested_path = source.path
         self._status(f"Reading {source.label}…")
 
     def dragEnterEvent(self, e: QDragEnterEvent) -> None:
@@ -227,6 +231,7 @@ class MainWindow(QMainWindow):
         if rid != self._image_req:
             return  # an older picture finished after a newer one was asked for
         self.encoding = encoding
+        self.picture_path = self._requested_path  # a save must never overwrite it
         self.picture.show_picture(encoding.image, thumb)
         self.emotion.set_image_va(encoding.va)
         va = encoding.va
@@ -413,6 +418,7 @@ class MainWindow(QMainWindow):
         if not path.lower().endswith((".mid", ".midi")):
             path += ".mid"
         try:
+            check_output_path(path, inputs=[self.picture_path] if self.picture_path else [])
             out = Path(v.piece.write(path))
         except (OSError, ValueError) as err:
             self.show_error(f"Cannot save: {err}")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 QUADRANT_NAMES = {1: "excited", 2: "tense", 3: "sad", 4: "calm"}
 BEATS_PER_BAR = 4              # every piece is in 4/4
 PIANO_LOW, PIANO_HIGH = 21, 108  # A0..C8, the 88 keys the model writes
+MIN_TEMPO, MAX_TEMPO = 20.0, 300.0  # BPM a piece may be written or played at
 
 
 def quadrant(valence: float, arousal: float) -> int:

@@ -12,6 +12,9 @@ every sounding note plus All Notes Off on each used channel.
 is generated for the VA that the DAW's CCs ask for (``midi_in.next_va``), and placed right
 after the previous piece on the same timeline, so the loop plays without a seam. Returning
 ``None`` from ``next_piece`` ends the loop.
+
+Should ``midi_in``'s input thread die, playback stops (note-offs as always) and the result's
+``error`` is its ``PortError``: better a clear stop than a player deaf to the DAW's Stop.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .events import VA, NoteEvent
+from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, VA, NoteEvent
 from .scheduler import Scheduler, Sent, Shift
 
 
@@ -68,11 +71,12 @@ class LiveStream:
         # In sync mode a late note waits whole bars, so the DAW's grid still holds.
         self.scheduler = Scheduler(port, tempo=tempo, lookahead=lookahead, channel=channel,
                                    velocity_scale=velocity_scale, program=program,
-                                   auto_anchor=not sync, shift_quantum=4.0 if sync else 0.0,
+                                   auto_anchor=not sync, shift_quantum=float(BEATS_PER_BAR) if sync else 0.0,
                                    on_note=on_note)
         self._stop = threading.Event()
         self._producer: threading.Thread | None = None
         self._producer_error: BaseException | None = None
+        self._input_error: BaseException | None = None
         self._pieces = 0
         self._vas: list[VA] = []
         self._t0 = 0.0
@@ -83,6 +87,10 @@ class LiveStream:
         if self.midi_in is not None and self.sync:
             self.midi_in.attach(self.scheduler)
         self.scheduler.start()
+        if self.midi_in is not None:
+            self.midi_in.on_failure = self._input_failed
+            if getattr(self.midi_in, "failed", None) is not None:
+                self._input_failed(self.midi_in.failed)
         self._producer = threading.Thread(target=self._produce, name="synesthete-producer", daemon=True)
         self._producer.start()
         return self
@@ -91,6 +99,10 @@ class LiveStream:
         """Stop now, from any thread (the GUI's Stop button, a signal handler)."""
         self._stop.set()
         self.scheduler.stop()
+
+    def _input_failed(self, err: BaseException) -> None:
+        self._input_error = err
+        self.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once playback has ended; loop on short timeouts to stay responsive to signals."""
@@ -102,7 +114,7 @@ class LiveStream:
 
     def result(self) -> StreamResult:
         s = self.scheduler
-        error = s.error or self._producer_error
+        error = s.error or self._producer_error or self._input_error
         return StreamResult(played=list(s.played), sent=list(s.sent), shifts=list(s.shifts),
                             pieces=self._pieces, tempo=self.tempo,
                             seconds=(self._t1 or time.perf_counter()) - self._t0,
@@ -138,7 +150,8 @@ class LiveStream:
                     time.sleep(0.02)
                 if self._stop.is_set():
                     break
-                length = self._piece_beats or max(4.0, math.ceil((end - offset) / 4.0 - 1e-9) * 4.0)
+                bar = float(BEATS_PER_BAR)
+                length = self._piece_beats or max(bar, math.ceil((end - offset) / bar - 1e-9) * bar)
                 offset += length
                 if self.midi_in is not None and va is not None:
                     va = self.midi_in.next_va(va)
@@ -154,7 +167,7 @@ def stream(notes: Iterable[NoteEvent], *, port=None, port_name: str = "Synesthet
            connect: str | None = None, api: str = "auto", tempo: float = 120.0,
            sync: bool = False, midi_in=None, next_piece: Callable[[VA], Iterable[NoteEvent]] | None = None,
            va: VA | None = None, piece_beats: float | None = None, also_write: str | Path | None = None,
-           write_settings: dict | None = None, lookahead: float = 0.15, channel: int | None = None,
+           write_settings: dict | None = None, write_key: str | None = None, lookahead: float = 0.15, channel: int | None = None,
            velocity_scale: float = 1.0, program: int | None = None, handle_signals: bool = False,
            stop_event: threading.Event | None = None, sync_timeout: float | None = None,
            on_note: Callable[[NoteEvent], None] | None = None,
@@ -162,12 +175,17 @@ def stream(notes: Iterable[NoteEvent], *, port=None, port_name: str = "Synesthet
     """Play ``notes`` live (generating while playing) and return what was played.
 
     Opens (and closes) the output port unless ``port`` is given. ``also_write`` saves exactly
-    what was played as a ``.mid`` (even after a stop); a ``PortError`` from the port is raised
-    after the port has been silenced and closed. ``stop_event`` (set from any thread) and,
+    what was played as a ``.mid`` (even after a stop), with ``write_key`` (a MIDI key-signature
+    name) and ``write_settings`` (the regeneration metadata); where it cannot go, ``OutputError`` comes
+    before anything plays. A ``PortError`` from the port is raised after the port has been
+    silenced and closed. ``stop_event`` (set from any thread) and,
     with ``handle_signals``, SIGINT/SIGTERM end the stream cleanly.
     """
+    from .outputs import check_output_path
     from .ports import open_output
 
+    if also_write is not None:  # a take that cannot be saved must fail before it is played
+        check_output_path(also_write)
     own_port = port is None
     if own_port:
         port = open_output(port_name, connect=connect, api=api)
@@ -199,8 +217,8 @@ def stream(notes: Iterable[NoteEvent], *, port=None, port_name: str = "Synesthet
             port.close()
     if also_write is not None and result.played:
         from .midi_io import write_midi
-        result.written = write_midi(result.played, also_write, tempo=min(300.0, max(20.0, tempo)),
-                                    settings=write_settings)
+        result.written = write_midi(result.played, also_write, tempo=min(MAX_TEMPO, max(MIN_TEMPO, tempo)),
+                                    key=write_key, settings=write_settings)
     if result.error is not None:
         raise result.error
     return result

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import mido
 
-from .events import NoteEvent
+from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, NoteEvent
+from .outputs import atomic_write, check_output_path
 
 MAX_MIDI_BYTES = 16 * 1024 * 1024  # a piano MIDI file is KBs; bigger is junk or an attack
 MAX_NOTES = 200_000
@@ -119,9 +119,6 @@ def read_midi(path: str | os.PathLike) -> MidiPiece:
     return MidiPiece(notes, tpb, tempos, sigs)
 
 
-KEY_NAMES = ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
-
-
 def write_midi(
     notes: Iterable[NoteEvent],
     path: str | os.PathLike,
@@ -136,14 +133,15 @@ def write_midi(
     """Write notes as a Type 1 file: a meta track (tempo, 4/4, key, settings) and one piano track.
 
     The file appears atomically (written beside the target, then renamed), so a failure
-    never leaves a partial ``.mid`` behind. ``settings`` is stored as a JSON text event so
-    the result can be regenerated. ``key`` is a mido key name such as ``"C"`` or ``"Am"``.
+    never leaves a partial ``.mid`` behind; it gets the umask's usual mode, or keeps the mode
+    of the file it replaces. A place that must not or cannot take it (a directory, FIFO or
+    device, a missing or read-only directory, a name too long) raises ``OutputError``.
+    ``settings`` is stored as a JSON text event so the result can be regenerated. ``key`` is a
+    mido key name such as ``"C"`` or ``"Am"``.
     """
-    out = Path(path)
-    if out.is_dir():
-        raise ValueError(f"{out}: is a directory; give a file name ending in .mid")
-    if not (20 <= tempo <= 300):
-        raise ValueError(f"tempo must be in 20..300 BPM (received {tempo})")
+    out = check_output_path(path)
+    if not (MIN_TEMPO <= tempo <= MAX_TEMPO):
+        raise ValueError(f"tempo must be in {MIN_TEMPO:g}..{MAX_TEMPO:g} BPM (received {tempo})")
     mf = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
     meta = mido.MidiTrack()
     meta.append(mido.MetaMessage("track_name", name="Synesthete", time=0))
@@ -170,23 +168,9 @@ def write_midi(
         now = tick
     end_tick = now
     if bars:
-        end_tick = max(end_tick, bars * 4 * ticks_per_beat)
+        end_tick = max(end_tick, bars * BEATS_PER_BAR * ticks_per_beat)
     piano.append(mido.MetaMessage("end_of_track", time=end_tick - now))
     meta.append(mido.MetaMessage("end_of_track", time=end_tick))
     mf.tracks += [meta, piano]
-    if not out.parent.is_dir():
-        raise ValueError(f"{out.parent}: no such directory")
-    fd, tmp = tempfile.mkstemp(prefix=".synesthete-", suffix=".mid.part", dir=str(out.parent))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            mf.save(file=fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(out, lambda fh: mf.save(file=fh))
     return out.resolve()

@@ -27,6 +27,9 @@ ALL_SOUND_OFF = 120
 ALL_NOTES_OFF = 123
 DEFAULT_OUTPUT = "Synesthete"
 DEFAULT_INPUT = "Synesthete In"
+MAX_NAME = 56  # JACK allows 63 for the client (named after the port), less a clash's "-01"
+IN_QUEUE = 8192
+GUARD_S = 0.05
 API_NAMES = {"jack": "UNIX_JACK", "alsa": "LINUX_ALSA", "coremidi": "MACOSX_CORE", "winmm": "WINDOWS_MM"}
 LOOPMIDI_HINT = ("virtual MIDI ports do not exist on Windows: install loopMIDI "
                  "(https://www.tobias-erichsen.de/software/loopmidi.html), create a port in it, "
@@ -56,6 +59,7 @@ def _rtmidi():
 #
 # The same lines are also our only news that the server died: rtmidi does not expose
 # jack_on_shutdown, and port listings keep showing the dead graph from shared memory.
+_QUEUE_FULL = re.compile(r"^MidiIn\w*: message queue limit reached")
 _JACK_SERVER_GONE = re.compile(r"^(JackSocketClientChannel read fail|Server is not running)")
 _JACK_NOISE = re.compile(
     r"^(Cannot |Jack|jack |CheckRes|Server is not running|Could not open|Unknown error|"
@@ -108,6 +112,9 @@ class _StderrFilter:
 
     def _pump(self, r: int, out: int) -> None:
         buf = b""
+        blanks = 0  # rtmidi wraps its lines in blank ones: held until we know whose they are
+        after_noise = False
+        flood_said = float("-inf")
         with os.fdopen(r, "rb", buffering=0) as fh:
             while True:
                 chunk = fh.read(4096)
@@ -117,12 +124,22 @@ class _StderrFilter:
                 *lines, buf = buf.split(b"\n")
                 for line in lines:
                     text = line.decode("utf-8", "replace")
+                    if not text.strip():
+                        blanks += not after_noise
+                        continue
                     if _JACK_SERVER_GONE.match(text):
                         self.server_gone.set()
-                    if not _JACK_NOISE.match(text):
-                        os.write(out, line + b"\n")
+                    if _QUEUE_FULL.match(text):  # once per message dropped: say it once in a while
+                        if time.monotonic() - flood_said >= 10.0:
+                            flood_said = time.monotonic()
+                            os.write(out, b"synesthete: MIDI input flooded; some incoming messages were dropped\n")
+                    elif not _JACK_NOISE.match(text):
+                        os.write(out, b"\n" * blanks + line + b"\n")
+                        blanks, after_noise = 0, False
+                        continue
+                    blanks, after_noise = 0, True
         if buf and not _JACK_NOISE.match(buf.decode("utf-8", "replace")):
-            os.write(out, buf)
+            os.write(out, b"\n" * blanks + buf)
 
 
 _filter = _StderrFilter()
@@ -195,14 +212,44 @@ def api_name(api: int) -> str:
 
 def _make(kind: str, api: int, client: str):
     rtmidi = _rtmidi()
-    cls = rtmidi.MidiOut if kind == "out" else rtmidi.MidiIn
     with _jack_quiet(api):
         try:
-            return cls(api, client)
+            if kind == "out":
+                return rtmidi.MidiOut(api, client)
+            # rtmidi's default (1024) is under half a second of a dense controller stream
+            return rtmidi.MidiIn(api, client, queue_size_limit=IN_QUEUE)
         except Exception as err:
             hint = {"jack": "is the JACK server running?",
                     "alsa": "is the ALSA sequencer (snd-seq) available?"}.get(api_name(api), "")
             raise PortError(f"cannot open the {api_name(api)} MIDI system{': ' + hint if hint else ''}") from err
+
+
+def check_port_name(name: str) -> str:
+    """A name JACK and ALSA accept for a port we create, or ``PortNotFound`` saying why."""
+    if not isinstance(name, str) or not name.strip():
+        raise PortNotFound("a MIDI port name must not be empty (see --port-name)")
+    if not name.isprintable():
+        raise PortNotFound(f"MIDI port name {name!r} contains control characters")
+    if len(name) > MAX_NAME:
+        raise PortNotFound(f"MIDI port name is {len(name)} characters long; at most {MAX_NAME} are allowed")
+    return name
+
+
+def _own_port(lister, before: set[str], fallback: str) -> str:
+    """The port that appeared since ``before``: a clashing JACK client is renamed ("X-01")."""
+    if lister is None:
+        return fallback
+    new = sorted(set(lister.get_ports()) - before)
+    return new[0] if new else fallback
+
+
+def _client_of(port: str, name: str) -> str:
+    """``"Synesthete-01:Synesthete"`` → ``"Synesthete-01"``: the name a user finds us by."""
+    return port[: -len(name) - 1] if port.endswith(":" + name) else name
+
+
+def _helper(name: str, role: str) -> str:
+    return f"{name[:MAX_NAME - len(role) - 1]} {role}"
 
 
 def _match(names: list[str], substring: str, what: str) -> int:
@@ -372,6 +419,7 @@ def open_output(name: str = DEFAULT_OUTPUT, *, connect: str | None = None,
     """
     if connect is None and sys.platform == "win32":
         raise PortNotFound(LOOPMIDI_HINT)
+    check_port_name(name)
     const = choose_api(api)
     aname = api_name(const)
     midi = _make("out", const, name)
@@ -380,7 +428,7 @@ def open_output(name: str = DEFAULT_OUTPUT, *, connect: str | None = None,
     if connect is None and const == rtmidi.API_UNIX_JACK:
         # Our own port only disappears with the server; a second, portless client watches for
         # it. Its name is learnt by difference, as JACK renames a clashing client ("-01").
-        watcher = _make("in", const, name + " watch")
+        watcher = _make("in", const, _helper(name, "watch"))
     try:
         with _jack_quiet(const):
             before = set(watcher.get_ports()) if watcher is not None else set()
@@ -391,7 +439,7 @@ def open_output(name: str = DEFAULT_OUTPUT, *, connect: str | None = None,
                 ports = list(midi.get_ports())
                 target = ports[_match(ports, connect, "output")]
                 midi.open_port(ports.index(target), name)
-            own = sorted(set(watcher.get_ports()) - before) if watcher is not None else []
+            own_name = _own_port(watcher, before, f"{name}:{name}")
     except Exception as err:
         with _jack_quiet(const):
             midi.delete()
@@ -408,8 +456,6 @@ def open_output(name: str = DEFAULT_OUTPUT, *, connect: str | None = None,
         def alive() -> bool:
             return not (jack and _filter.server_gone.is_set()) and target in midi.get_ports()
     elif watcher is not None:
-        own_name = own[0] if own else f"{name}:{name}"
-
         def alive() -> bool:
             return not _filter.server_gone.is_set() and own_name in watcher.get_ports()
     else:
@@ -429,14 +475,14 @@ def open_output(name: str = DEFAULT_OUTPUT, *, connect: str | None = None,
             if const == rtmidi.API_UNIX_JACK:
                 _filter.release()
 
-    label = name if connect is None else target
+    label = _client_of(own_name, name) if connect is None else target
     return OutputPort(label, midi.send_message, close_fn=close, alive_fn=alive, api=aname,
                       virtual=connect is None)
 
 
 # --- input -----------------------------------------------------------------------------------
 class InputPort:
-    """An open MIDI input delivering ``(mido.Message, t)`` to a callback on its own thread.
+    """An open MIDI input delivering ``(bytes, t, timed)`` to a callback on its own thread.
 
     rtmidi queues messages in C++ and a Python thread polls them, rather than rtmidi calling
     Python from JACK's process thread: a callback there would wait for the GIL while the
@@ -446,21 +492,36 @@ class InputPort:
     message deltas (stamped in the driver, e.g. JACK's process cycle) so polling and Python's
     own wake-up delays do not smear clock timing. The offset between the two clocks is the
     smallest seen ``poll time - driver time``: the least-delayed poll is the best anchor.
+    rtmidi filters nothing here: it moves its delta reference at every event, filtered ones
+    included, so filtering Active Sensing in C++ made every timestamp after it too early.
+
+    rtmidi's JACK input holds everything after a SysEx start until an event ends in F7 (one
+    unterminated SysEx would deafen us for good), then delivers it merged. So under JACK a
+    second client, the guard, sends a lone F7 into our port every ``GUARD_S``; the merged
+    bytes (the Stop inside them included) arrive that late at most, with ``timed=False``
+    since their own times are lost, and the clock mapping is learnt afresh.
+
+    The thread survives any callback error; should it die anyway, ``error`` holds why and
+    ``on_error(err)`` is called.
     """
 
     POLL_S = 0.0005
 
-    def __init__(self, name: str, midi, api: int, callback: Callable[[mido.Message, float], None]) -> None:
+    def __init__(self, name: str, midi, api: int, callback: Callable[[list[int], float, bool], None],
+                 *, guard=None, on_error: Callable[[BaseException], None] | None = None) -> None:
         self.name = name
         self.api = api_name(api)
         self._midi = midi
         self._api = api
         self._callback = callback
+        self._guard = self._guard_client = guard
+        self._on_error = on_error
         self._driver_t: float | None = None
         self._offset = float("inf")
         self._stop = threading.Event()
+        self.error: BaseException | None = None
         self.closed = False
-        midi.ignore_types(sysex=True, timing=False, active_sense=True)
+        midi.ignore_types(sysex=False, timing=False, active_sense=False)
         self._thread = threading.Thread(target=self._poll, name=f"midi-in {name}", daemon=True)
         self._thread.start()
 
@@ -470,24 +531,49 @@ class InputPort:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _poll(self) -> None:
-        while not self._stop.is_set():
-            event = self._midi.get_message()
-            if event is None:
-                time.sleep(self.POLL_S)
-                continue
-            now = time.perf_counter()
-            data, delta = event
-            self._driver_t = 0.0 if self._driver_t is None else self._driver_t + delta
-            self._offset = min(self._offset, now - self._driver_t)
-            try:
-                msg = mido.Message.from_bytes(data)
-            except (ValueError, TypeError):
-                continue  # junk bytes from a misbehaving sender are not our crash
-            try:
-                self._callback(msg, self._driver_t + self._offset)
-            except Exception as err:  # a handler bug must not end input silently
-                print(f"synesthete: MIDI input handler failed: {err}", file=sys.stderr)
+        try:
+            next_guard, said = 0.0, float("-inf")
+            while not self._stop.is_set():
+                if self._guard is not None and time.perf_counter() >= next_guard:
+                    next_guard = time.perf_counter() + GUARD_S
+                    self._resync()
+                event = self._midi.get_message()
+                if event is None:
+                    time.sleep(self.POLL_S)
+                    continue
+                data, delta = event
+                t, timed = self._stamp(data, delta, time.perf_counter())
+                if not data:
+                    continue
+                try:
+                    self._callback(data, t, timed)
+                except Exception as err:  # one bad message must not end input, nor flood stderr
+                    if time.monotonic() - said >= 10.0:
+                        said = time.monotonic()
+                        print(f"synesthete: MIDI input handler failed: {err}", file=sys.stderr)
+        except BaseException as err:
+            self.error = err
+            if self._on_error is not None:
+                self._on_error(err)
+
+    def _stamp(self, data: list[int], delta: float, now: float) -> tuple[float, bool]:
+        merged = bool(data) and data[0] == 0xF0 and (data[-1] != 0xF7 or any(b >= 0x80 for b in data[1:-1]))
+        if merged:  # the deltas of the events rtmidi merged are lost: start the mapping again
+            self._driver_t, self._offset = None, float("inf")
+        self._driver_t = 0.0 if self._driver_t is None else self._driver_t + delta
+        self._offset = min(self._offset, now - self._driver_t)
+        return self._driver_t + self._offset, not merged
+
+    def _resync(self) -> None:
+        try:
+            self._guard.send_message([0xF7])
+        except Exception:  # best effort: the server going away is reported by the output port
+            self._guard = None
 
     def close(self) -> None:
         if self.closed:
@@ -496,33 +582,53 @@ class InputPort:
         self._stop.set()
         self._thread.join(1.0)
         try:
-            self._midi.close_port()
-            self._midi.delete()
+            with _jack_quiet(self._api):
+                if self._guard_client is not None:
+                    self._guard_client.close_port()
+                    self._guard_client.delete()
+                self._midi.close_port()
+                self._midi.delete()
         finally:
             if self._api == _rtmidi().API_UNIX_JACK:
                 _filter.release()
 
 
-def open_input(callback: Callable[[mido.Message, float], None], name: str = DEFAULT_INPUT, *,
-               connect: str | None = None, api: str = "auto") -> InputPort:
-    """Open a virtual input ``name`` (or connect to an existing source matching ``connect``)."""
+def open_input(callback: Callable[[list[int], float, bool], None], name: str = DEFAULT_INPUT, *,
+               connect: str | None = None, api: str = "auto",
+               on_error: Callable[[BaseException], None] | None = None) -> InputPort:
+    """Open a virtual input ``name`` (or connect to an existing source matching ``connect``).
+
+    ``callback(data, t, timed)`` gets each delivery's raw bytes (see ``InputPort``);
+    ``engine.midi_in.split_messages`` reads them. The port's ``name`` is the one it really has.
+    """
     if connect is None and sys.platform == "win32":
         raise PortNotFound(LOOPMIDI_HINT)
+    check_port_name(name)
     const = choose_api(api)
+    jack = const == _rtmidi().API_UNIX_JACK
     midi = _make("in", const, name)
+    guard = _make("out", const, _helper(name, "guard")) if jack else None
     try:
         with _jack_quiet(const):
+            before = set(guard.get_ports()) if guard is not None else set()
             if connect is None:
                 midi.open_virtual_port(name)
             else:
                 ports = list(midi.get_ports())
                 midi.open_port(_match(ports, connect, "input"), name)
-    except PortError:
-        midi.delete()
-        raise
+            own = _own_port(guard, before, f"{name}:{name}")
+            if guard is not None:
+                ports = list(guard.get_ports())
+                if own in ports:
+                    guard.open_port(ports.index(own), "resync")
     except Exception as err:
-        midi.delete()
+        with _jack_quiet(const):
+            midi.delete()
+            if guard is not None:
+                guard.delete()
+        if isinstance(err, PortError):
+            raise
         raise PortError(f"cannot open MIDI input {name!r}: {str(err).splitlines()[0]}") from err
-    if const == _rtmidi().API_UNIX_JACK:
+    if jack:
         _filter.acquire()
-    return InputPort(name, midi, const, callback)
+    return InputPort(_client_of(own, name), midi, const, callback, guard=guard, on_error=on_error)

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .errors import SettingError
-from .events import BEATS_PER_BAR, VA, NoteEvent
+from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, VA, NoteEvent
 from .keys import Key, resolve_key
 
 MIN_BARS, MAX_BARS = 1, 64          # the window slides, so the upper bound is a product limit
-MIN_TEMPO, MAX_TEMPO = 20.0, 300.0  # BPM
 MAX_TEMPERATURE = 5.0               # 0 = greedy
 MAX_SEED = 2**63 - 1                # numpy's generators take non-negative seeds
 DEFAULT_BARS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P = 8, 1.0, 0.95

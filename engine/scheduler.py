@@ -10,6 +10,11 @@ Public names: ``TempoMap``, ``Scheduler``, ``Sent``, ``Shift``.
 * When generation falls behind (a note arrives after its time), playback waits: the
   timeline shifts later by the delay plus ``lookahead`` (to rebuild a cushion) and the shift
   is recorded. With ``shift_quantum=4`` the shift is whole bars, keeping a DAW's grid.
+* When the player itself was held up longer than ``STALL_S`` (a laptop asleep, SIGSTOP, a
+  swapped-out process), overdue notes are never fired in a bunch: every sounding note gets
+  its note-off and the rest of the piece moves later the same way, so it continues from now
+  (free-running) or from the DAW's next bar that leaves the cushion (``shift_quantum=4``).
+  Lateness under ``STALL_S`` is ordinary jitter: those notes play, a little late.
 * Every way out — end, ``stop()``, an exception, a lost port — silences the port.
 * ``sent`` records each note message with its scheduled and actual send time; ``played``
   holds exactly what sounded (timeline beats, durations as heard) for ``--also-write``.
@@ -29,12 +34,13 @@ from typing import Callable, Iterable
 
 import mido
 
-from .events import NoteEvent
+from .events import BEATS_PER_BAR, NoteEvent
 
 SPIN_S = 0.0015        # the last stretch before a send is spun, as sleeps overshoot by ~0.1 ms+
 CHECK_EVERY_S = 0.25   # port liveness poll; costs a server round trip, so only in gaps
 RT_PRIORITY = 10      # below JACK's own (typically 70+), so we never delay the audio graph
 SWITCH_INTERVAL_S = 0.0005  # a busy generation thread holds the GIL up to this long (default 5 ms)
+STALL_S = 0.1          # above the worst wake-up delay measured on a loaded 2-CPU VM (~55 ms)
 
 
 class TempoMap:
@@ -208,15 +214,20 @@ class Scheduler:
 
     def pause(self) -> float:
         """Silence now and hold the timeline until the next ``anchor``; returns the bar (beat)
-        to re-anchor at so the music's bars stay on the DAW's bars."""
+        to re-anchor at so the music's bars stay on the DAW's bars: the bar of the next note,
+        so silent bars ahead (a wait, a stall) are not played out after the DAW's Play."""
         with self._cond:
-            now_beat = self.map.beat_at(self.clock()) if self._anchored else 0.0
+            if self._anchored:
+                now_beat = self.map.beat_at(self.clock())
+            else:  # a second Stop while stopped (DAWs send them) must not rewind to the start
+                now_beat = self._paused_at if self._paused_at is not None else 0.0
             self._anchored = False
             self._paused_at = now_beat
             self._cut_sounding(now_beat)
             self.port.panic()
             self._cond.notify()
-        return math.floor(max(now_beat, 0.0) / 4.0) * 4.0
+            ahead = self._pending[0][0] + self._shift if self._pending else now_beat
+        return math.floor(max(now_beat, ahead, 0.0) / BEATS_PER_BAR) * BEATS_PER_BAR
 
     @property
     def anchored(self) -> bool:
@@ -307,6 +318,9 @@ class Scheduler:
                     self.port.check()
                     continue
                 t_due, kind = due
+                if now - t_due > STALL_S:
+                    self._after_stall(now)
+                    continue
                 if kind == "on":
                     start, seq, note, arrival = heapq.heappop(self._pending)
                     beat = start + self._shift
@@ -346,6 +360,14 @@ class Scheduler:
             beats = math.ceil(beats / self.shift_quantum) * self.shift_quantum
         self._shift += beats
         self.shifts.append(Shift(beat, beats, self.map.time_at(beat + beats) - self.map.time_at(beat)))
+
+    def _after_stall(self, now: float) -> None:
+        self._cut_sounding(self.map.beat_at(now))
+        self.port.panic(sound_off=False)
+        if self._pending:  # (a stall seen on a note-off may have left the next note in time)
+            beat = self._pending[0][0] + self._shift
+            if self.map.time_at(beat) < now:
+                self._shift_for(beat, now)
 
     def _do(self, job: tuple, t_due: float) -> NoteEvent | None:
         if job[0] == "off":

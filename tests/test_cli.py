@@ -198,3 +198,31 @@ def test_phrase_form_restates_bars_and_is_stored_for_regeneration(tmp_path):
     assert all(bars.get(b + 4, []) == bars.get(b, []) for b in range(3))
     text = [m.text for m in mido.MidiFile(out).tracks[0] if m.type == "text"][0]
     assert json.loads(text.removeprefix("synesthete "))["form"] == "phrases"
+
+
+def test_an_output_that_is_the_input_picture_is_refused_and_the_picture_kept(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(EXAMPLE.read_bytes())
+    link = tmp_path / "link.jpg"
+    link.symlink_to(photo)
+    for out in (photo, link):
+        r = run("generate", photo, "-o", out)
+        assert_one_line_error(r)
+        assert "is the input file" in r.stderr
+    assert photo.read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_a_fifo_output_is_refused_not_replaced(tmp_path):
+    fifo = tmp_path / "pipe.mid"
+    os.mkfifo(fifo)
+    r = run("generate", EXAMPLE, "-o", fifo)
+    assert_one_line_error(r)
+    assert "FIFO" in r.stderr and fifo.is_fifo()
+
+
+def test_a_long_output_name_and_a_newline_in_a_path_are_one_line_errors(tmp_path):
+    r = run("generate", EXAMPLE, "-o", tmp_path / ("x" * 300 + ".mid"))
+    assert_one_line_error(r)
+    r = run("generate", tmp_path / "a\nb.jpg", "-o", tmp_path / "o.mid")
+    assert_one_line_error(r)
+    assert "'" in r.stderr  # the path is shown quoted, on one line

@@ -406,3 +406,18 @@ def test_stream_plays_the_same_notes_generate_writes_for_the_same_request(jack_s
         return [(n.pitch, n.velocity, round(n.start_beat, 3), round(n.end_beat, 3)) for n in read_midi(p).notes]
 
     assert notes(take) == notes(written) and len(notes(written)) > 0
+
+
+def test_stream_refuses_an_also_write_it_cannot_save_before_opening_a_port(jack_server, tmp_path):
+    # root may write anywhere, so "cannot save" here is a parent that is a file, and the input itself
+    not_a_dir = tmp_path / "notes.txt"
+    not_a_dir.write_text("x")
+    image = tmp_path / "p.jpg"
+    image.write_bytes((ROOT / "examples" / "coffee.jpg").read_bytes())
+    for out in (not_a_dir / "take.mid", image):
+        t0 = time.monotonic()
+        r = subprocess.run([sys.executable, "-m", "engine.cli", "stream", str(image), "--api", "jack",
+                            "--port-name", unique("Ro"), "--also-write", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("error:"), r.stderr
+        assert "Playing on" not in r.stderr and time.monotonic() - t0 < 20
+    assert image.read_bytes() == (ROOT / "examples" / "coffee.jpg").read_bytes()

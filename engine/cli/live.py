@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..keys import auto_key
+from ..outputs import one_line
 from .args import add_generation_args, override_va, settings_from
 from .output import check_out
 
@@ -72,7 +73,7 @@ def cmd_ports(args) -> int:
 def _validate(args):
     """Everything about the request, checked before a port opens or a note plays."""
     if not Path(args.image).is_file():
-        raise UsageError(f"{args.image}: no such image file")
+        raise UsageError(f"{one_line(args.image)}: no such image file")
     va = override_va(args)
     settings = settings_from(args)
     if args.also_write:
@@ -117,13 +118,14 @@ def cmd_stream(args) -> int:
 
         where = f"{port.name!r} ({port.api}) in {settings.key_for(target).name} at {tempo:g} BPM"
         if args.sync:
-            print(f"Playing on {where}; waiting for the DAW's Start on 'Synesthete In'...", file=sys.stderr)
+            print(f"Playing on {where}; waiting for the DAW's Start on {midi_in.name!r}...", file=sys.stderr)
         else:
             print(f"Playing on {where}. Ctrl-C stops.", file=sys.stderr)
         result = stream(rt.notes(settings, enc, target), port=port, tempo=tempo, sync=args.sync,
                         midi_in=midi_in, next_piece=next_piece if args.loop else None, va=target,
                         piece_beats=settings.beats, also_write=args.also_write,
                         write_settings=settings.metadata(target, image=enc.image, model=rt.model_id),
+                        write_key=settings.key_for(target).signature,
                         handle_signals=True, on_piece=on_piece)
     finally:
         if midi_in is not None:

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
-from ..errors import UsageError
+from ..outputs import check_output_path
 
 
 def emit(args, obj: dict, text: str) -> None:
@@ -17,12 +16,6 @@ def emit(args, obj: dict, text: str) -> None:
 
 
 def check_out(out: str, inputs=()) -> Path:
-    """An output path that can be written without harming anything, checked before any work."""
-    o = Path(out)
-    if o.is_dir():
-        raise UsageError(f"{o}: is a directory; give a file name such as out.mid")
-    if not o.parent.exists():
-        raise UsageError(f"{o.parent}: no such directory")
-    if not os.access(o.parent, os.W_OK):
-        raise UsageError(f"{o.parent}: not writable")
-    return o
+    """An output path that can be written without harming anything (not an input, not a FIFO or
+    device, a writable directory), checked before any work; ``OutputError`` (exit 2) if not."""
+    return check_output_path(out, inputs)

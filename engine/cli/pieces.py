@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
+from ..outputs import one_line
 from .args import add_generation_args, override_va, settings_from
 from .output import check_out, emit
 
@@ -43,7 +44,7 @@ def load_runtime(args):
 
 def check_image_path(p: str) -> None:
     if not Path(p).exists():
-        raise UsageError(f"{p}: no such file")
+        raise UsageError(f"{one_line(p)}: no such file")
 
 
 def cmd_generate(args) -> int:
