@@ -53,32 +53,8 @@ def read_midi(path: str | os.PathLike) -> MidiPiece:
     Raises MidiError with a one-line reason for missing, huge, corrupt, Type 2 or note-less files.
     """
     p = Path(path)
-    if not p.exists():
-        raise MidiError(f"{p}: no such file")
-    if p.is_dir():
-        raise MidiError(f"{p}: is a directory, not a MIDI file")
-    size = p.stat().st_size
-    if size == 0:
-        raise MidiError(f"{p}: empty file")
-    if size > MAX_MIDI_BYTES:
-        raise MidiError(f"{p}: {size} bytes is too large for a MIDI file (limit {MAX_MIDI_BYTES})")
-    try:
-        mf = mido.MidiFile(str(p), clip=True)
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as e:
-        raise MidiError(f"{p}: not a readable MIDI file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt data'})") from None
-    if mf.type == 2:
-        raise MidiError(f"{p}: Type 2 MIDI files (independent sequences) are not supported")
-    tpb = mf.ticks_per_beat or 480
-    if tpb <= 0:
-        raise MidiError(f"{p}: SMPTE time division is not supported")
-    # Merge all tracks on absolute ticks, so tempo changes apply everywhere (Type 1).
-    events: list[tuple[int, int, object]] = []
-    for ti, track in enumerate(mf.tracks):
-        t = 0
-        for i, msg in enumerate(track):
-            t += msg.time
-            events.append((t, ti * 10_000_000 + i, msg))
-    events.sort(key=lambda e: (e[0], e[1]))
+    mf = _open_midi(p)
+    tpb = mf.ticks_per_beat
     tempo = 500000
     tempos = [(0.0, 120.0)]
     sigs: list[tuple[float, int, int]] = []
@@ -86,7 +62,7 @@ def read_midi(path: str | os.PathLike) -> MidiPiece:
     last_tick = 0
     open_notes: dict[tuple[int, int], list[tuple[int, float, int]]] = {}
     notes: list[TimedNote] = []
-    for tick, _, msg in events:
+    for tick, msg in _merged_events(mf):
         seconds += mido.tick2second(tick - last_tick, tpb, tempo)
         last_tick = tick
         if msg.type == "set_tempo":
@@ -94,9 +70,7 @@ def read_midi(path: str | os.PathLike) -> MidiPiece:
             tempos.append((tick / tpb, mido.tempo2bpm(tempo)))
         elif msg.type == "time_signature":
             sigs.append((tick / tpb, msg.numerator, msg.denominator))
-        elif msg.type in ("note_on", "note_off"):
-            if msg.channel == 9:
-                continue
+        elif msg.type in ("note_on", "note_off") and msg.channel != 9:
             key = (msg.channel, msg.note)
             if msg.type == "note_on" and msg.velocity > 0:
                 open_notes.setdefault(key, []).append((tick, seconds, msg.velocity))
@@ -117,6 +91,42 @@ def read_midi(path: str | os.PathLike) -> MidiPiece:
     if len(tempos) > 1 and tempos[1][0] == 0.0:
         tempos = tempos[1:]
     return MidiPiece(notes, tpb, tempos, sigs)
+
+
+def _open_midi(p: Path) -> mido.MidiFile:
+    """The parsed file, or MidiError for anything that is not a readable Type 0/1 MIDI file."""
+    if not p.exists():
+        raise MidiError(f"{p}: no such file")
+    if p.is_dir():
+        raise MidiError(f"{p}: is a directory, not a MIDI file")
+    size = p.stat().st_size
+    if size == 0:
+        raise MidiError(f"{p}: empty file")
+    if size > MAX_MIDI_BYTES:
+        raise MidiError(f"{p}: {size} bytes is too large for a MIDI file (limit {MAX_MIDI_BYTES})")
+    try:
+        mf = mido.MidiFile(str(p), clip=True)
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as e:
+        raise MidiError(f"{p}: not a readable MIDI file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt data'})") from None
+    if mf.type == 2:
+        raise MidiError(f"{p}: Type 2 MIDI files (independent sequences) are not supported")
+    mf.ticks_per_beat = mf.ticks_per_beat or 480
+    if mf.ticks_per_beat <= 0:
+        raise MidiError(f"{p}: SMPTE time division is not supported")
+    return mf
+
+
+def _merged_events(mf: mido.MidiFile) -> list[tuple[int, object]]:
+    """Every track's messages on absolute ticks, in file order within a tick, so tempo changes
+    apply to every track (Type 1)."""
+    events: list[tuple[int, int, object]] = []
+    for ti, track in enumerate(mf.tracks):
+        t = 0
+        for i, msg in enumerate(track):
+            t += msg.time
+            events.append((t, ti * 10_000_000 + i, msg))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return [(t, msg) for t, _, msg in events]
 
 
 def write_midi(

@@ -448,13 +448,20 @@ def open_output(name: str = DEFAULT_OUTPUT, *, connect: str | None = None,
         if isinstance(err, PortError):
             raise
         raise PortError(f"cannot open MIDI output {name!r} ({aname}): {str(err).splitlines()[0]}") from err
-    if const == rtmidi.API_UNIX_JACK:
-        _filter.acquire()  # held while the client lives: libjack may talk from its own threads
-
     jack = const == rtmidi.API_UNIX_JACK
-    if connect is not None:
+    if jack:
+        _filter.acquire()  # held while the client lives: libjack may talk from its own threads
+    alive, close = _output_life(midi, watcher, jack, target if connect is not None else None, own_name)
+    label = _client_of(own_name, name) if connect is None else target
+    return OutputPort(label, midi.send_message, close_fn=close, alive_fn=alive, api=aname,
+                      virtual=connect is None)
+
+
+def _output_life(midi, watcher, jack: bool, connected: str | None, own_name: str):
+    """(alive, close) for an open output: how to tell it still exists, and how to let it go."""
+    if connected is not None:
         def alive() -> bool:
-            return not (jack and _filter.server_gone.is_set()) and target in midi.get_ports()
+            return not (jack and _filter.server_gone.is_set()) and connected in midi.get_ports()
     elif watcher is not None:
         def alive() -> bool:
             return not _filter.server_gone.is_set() and own_name in watcher.get_ports()
@@ -472,12 +479,10 @@ def open_output(name: str = DEFAULT_OUTPUT, *, connect: str | None = None,
             if watcher is not None:
                 watcher.delete()
         finally:
-            if const == rtmidi.API_UNIX_JACK:
+            if jack:
                 _filter.release()
 
-    label = _client_of(own_name, name) if connect is None else target
-    return OutputPort(label, midi.send_message, close_fn=close, alive_fn=alive, api=aname,
-                      virtual=connect is None)
+    return alive, close
 
 
 # --- input -----------------------------------------------------------------------------------

@@ -229,25 +229,7 @@ def run(args) -> int:
                 continue
         t0 = time.time()
         log(f"{name}: generating {len(images)} pieces")
-        gen = generate_run(run_dir, images, root, args.bars, log)
-        targets = np.array([[im.valence, im.arousal] for im in images])
-        res = summarize(gen["label"], targets, judge)
-        res["token_error_rate"] = gen["ter"]
-        pred = np.array(gen["pred_va"])
-        res["image_va_mae"] = float(np.abs(pred - targets).mean())
-        res["image_va_quadrant_acc"] = float(np.mean([quadrant(*a) == quadrant(*b) for a, b in zip(pred, targets)]))
-        e2e = summarize(gen["image"], targets, judge)
-        res["e2e"] = {k: e2e[k] for k in ("va_mae", "va_mae_shuffled", "quadrant_acc")}
-        cfg = state["model_config"]
-        res["backbone"], res["decoder"], res["layers"] = cfg["backbone"], cfg["decoder"], cfg["n_dec_layers"]
-        side = run_dir / "onnx" / "synesthete.json"
-        if side.exists():
-            files = json.loads(side.read_text())["files"]
-            res["onnx_mb"] = {f: v["bytes"] / 1e6 for f, v in files.items()}
-        metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
-        res["train_minutes"] = sum(m["seconds"] for m in metrics) / 60.0
-        res["val_ce"] = metrics[-1].get("val_ce")
-        res["val_image_va_l1"] = metrics[-1].get("val_image_va_l1")
+        res = evaluate_run(run_dir, state, images, root, args.bars, judge, log)
         results[name], wall[name] = res, time.time() - t0
         tmp = cache.with_suffix(".part")
         tmp.write_text(json.dumps({"key": key, "result": res, "seconds": wall[name]}))
@@ -256,6 +238,31 @@ def run(args) -> int:
     Path(args.out).write_text(render(results, wall, images, ref, judge, args, curves, time.time() - t_start, muspy.__version__, torch.__version__))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def evaluate_run(run_dir: Path, state: dict, images, root: Path, bars: int, judge: Judge, log) -> dict:
+    """One finished run on the test images: the judge's fidelity from the labels and from the
+    picture, the image head, MusPy statistics, model size and training time."""
+    gen = generate_run(run_dir, images, root, bars, log)
+    targets = np.array([[im.valence, im.arousal] for im in images])
+    res = summarize(gen["label"], targets, judge)
+    res["token_error_rate"] = gen["ter"]
+    pred = np.array(gen["pred_va"])
+    res["image_va_mae"] = float(np.abs(pred - targets).mean())
+    res["image_va_quadrant_acc"] = float(np.mean([quadrant(*a) == quadrant(*b) for a, b in zip(pred, targets)]))
+    e2e = summarize(gen["image"], targets, judge)
+    res["e2e"] = {k: e2e[k] for k in ("va_mae", "va_mae_shuffled", "quadrant_acc")}
+    cfg = state["model_config"]
+    res["backbone"], res["decoder"], res["layers"] = cfg["backbone"], cfg["decoder"], cfg["n_dec_layers"]
+    side = run_dir / "onnx" / "synesthete.json"
+    if side.exists():
+        files = json.loads(side.read_text())["files"]
+        res["onnx_mb"] = {f: v["bytes"] / 1e6 for f, v in files.items()}
+    metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    res["train_minutes"] = sum(m["seconds"] for m in metrics) / 60.0
+    res["val_ce"] = metrics[-1].get("val_ce")
+    res["val_image_va_l1"] = metrics[-1].get("val_image_va_l1")
+    return res
 
 
 def render(results, wall, images, ref, judge, args, curves, seconds, muspy_v, torch_v) -> str:
