@@ -23,6 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
+from . import calibration
 from .compose import compose, compose_notes
 from .errors import ModelError
 from .events import VA, NoteEvent
@@ -41,8 +42,9 @@ class Encoding:
     """What the image encoder makes of one picture: the decoder's memory and the VA it reads."""
 
     memory: np.ndarray
-    va: VA                 # the image head's VA, clipped to the plane
+    va: VA                 # the image head's VA, calibrated to the labels' scale, clipped to the plane
     image: str | None = None
+    raw_va: VA | None = None  # before calibration
 
 
 def sha256_file(path: Path) -> str:
@@ -161,6 +163,7 @@ class Runtime:
         self.config = sidecar["model_config"]
         pre = sidecar["preprocess"]
         self.size, self.mean, self.std = pre["size"], tuple(pre["mean"]), tuple(pre["std"])
+        self.calibration = sidecar.get("calibration")  # image VA → the labels' scale (engine.calibration)
         self._judge = None
 
     @classmethod
@@ -181,6 +184,11 @@ class Runtime:
 
         if side.get("vocab") != T.VOCAB:
             raise ModelError(f"{side_p}: the model's vocabulary differs from this version's tokens; re-export the model")
+        if side.get("calibration") is not None:
+            try:
+                calibration.check(side["calibration"])
+            except ValueError as e:
+                raise ModelError(f"{side_p}: {e}; fit it again (python -m engine.training.calibrate)") from None
         for name in ("image_encoder.onnx", "decoder_prep.onnx", "decoder_step.onnx"):
             f = d / name
             if not f.is_file():
@@ -207,7 +215,8 @@ class Runtime:
             image = load_image(image)
         x = preprocess(image, self.size, self.mean, self.std)
         memory, va = self.encoder.run(None, {"image": x})
-        return Encoding(memory, VA(float(np.clip(va[0][0], -1, 1)), float(np.clip(va[0][1], -1, 1))), label)
+        raw = calibration.apply(None, va[0][0], va[0][1])
+        return Encoding(memory, calibration.apply(self.calibration, va[0][0], va[0][1]), label, raw)
 
     def image_va(self, image) -> VA:
         return self.encode(image).va
