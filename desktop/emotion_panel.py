@@ -5,10 +5,11 @@ the user has moved the target themselves (``override``), the target with it.
 """
 from __future__ import annotations
 
-from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QGridLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtCore import QSettings, Qt, pyqtSignal
+from PyQt6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from engine.events import VA
+from engine.request import DEFAULT_INTENSITY, MAX_INTENSITY, aim
 
 from .va_plane import Mark, VAPlane
 
@@ -19,6 +20,7 @@ def readout(va: VA | None) -> str:
 
 class EmotionPanel(QGroupBox):
     targetChanged = pyqtSignal(object)   # VA: the target moved (by the user or a new picture)
+    aimChanged = pyqtSignal(object)      # VA: where the music goes — the target scaled by intensity
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Emotion (valence × arousal)", parent)
@@ -29,12 +31,24 @@ class EmotionPanel(QGroupBox):
         self.target_readout = QLabel("—")
         self.reset_button = QPushButton("Use image's VA")
         self.reset_button.setToolTip("Snap the target back to what the picture says")
+        self.intensity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.intensity_slider.setRange(0, int(round(100 * MAX_INTENSITY)))
+        self.intensity_slider.setValue(int(round(100 * DEFAULT_INTENSITY)))
+        self.intensity_slider.setToolTip("How far from neutral the music goes: 0 neutral, 1× as the target says, 2× twice as far")
+        self.intensity_slider.setAccessibleName("Intensity")
+        self.intensity_label = QLabel()
         col = QVBoxLayout(self)
         col.addWidget(self.plane, 1)
         col.addLayout(self._readouts())
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Intensity"))
+        row.addWidget(self.intensity_slider, 1)
+        row.addWidget(self.intensity_label)
+        col.addLayout(row)
         col.addWidget(self.reset_button)
         self.plane.targetChanged.connect(lambda v, a: self.set_user_target(VA(v, a)))
         self.reset_button.clicked.connect(self.use_image_va)
+        self.intensity_slider.valueChanged.connect(lambda _v: self._aim_moved())
         self._refresh()
 
     def _readouts(self) -> QGridLayout:
@@ -55,6 +69,18 @@ class EmotionPanel(QGroupBox):
 
     def target(self) -> VA:
         return self.plane.target()
+
+    def intensity(self) -> float:
+        return self.intensity_slider.value() / 100.0
+
+    def aimed(self) -> VA:
+        return aim(self.target(), self.intensity())
+
+    def load(self, s: QSettings) -> None:
+        self.intensity_slider.setValue(int(round(100 * s.value("emotion/intensity", DEFAULT_INTENSITY, type=float))))
+
+    def save(self, s: QSettings) -> None:
+        s.setValue("emotion/intensity", self.intensity())
 
     def set_image_va(self, va: VA) -> None:
         """A new picture was read: show where it lies; the target follows unless overridden."""
@@ -80,10 +106,16 @@ class EmotionPanel(QGroupBox):
 
     def _move_target(self, va: VA) -> None:
         self.plane.set_target(va)
-        self._refresh()
         self.targetChanged.emit(self.target())
+        self._aim_moved()
+
+    def _aim_moved(self) -> None:
+        self.plane.set_aim(self.aimed() if self.intensity() != 1.0 else None)
+        self._refresh()
+        self.aimChanged.emit(self.aimed())
 
     def _refresh(self) -> None:
         self.image_readout.setText(readout(self.image_va))
         self.target_readout.setText(readout(self.target()) + ("  (yours)" if self.override else ""))
+        self.intensity_label.setText(f"{self.intensity():.2f}×")
         self.reset_button.setEnabled(self.image_va is not None and self.override)

@@ -142,15 +142,16 @@ class GeneratePanel(QGroupBox):
         g.addLayout(act, 3, 0, 1, 6)
 
     # --- the request ---------------------------------------------------------------------
-    def settings(self) -> list[GenerationSettings]:
+    def settings(self, intensity: float = 1.0) -> list[GenerationSettings]:
         """One request per variation. Raises ``SettingError`` (a ValueError) on a bad value."""
         tempo = None if self.auto_tempo.isChecked() else float(self.tempo.value())
         base = dict(bars=self.bars.value(), tempo=tempo, key=self.key.currentData(),
-                    temperature=round(self.temperature.value(), 3), form=self.form.currentData())
+                    temperature=round(self.temperature.value(), 3), form=self.form.currentData(), intensity=intensity)
         return [GenerationSettings(seed=self.seed.value() + i, **base) for i in range(self.n_variations.value())]
 
     def follow_target(self, va: VA) -> None:
-        """The target moved: with Auto on, show the tempo the engine will pick for it."""
+        """Where the music goes moved (the target scaled by intensity): with Auto on, show the tempo
+        the engine will pick for it."""
         self._target = va
         if self.auto_tempo.isChecked():
             self._set_tempo_quietly(default_tempo(va.arousal))

@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
     def _connect_panels(self) -> None:
         self.picture.sourceChosen.connect(self._request_image)
         self.picture.failed.connect(self.show_error)
-        self.emotion.targetChanged.connect(self.generation.follow_target)
+        self.emotion.aimChanged.connect(self.generation.follow_target)
         self.generation.generateRequested.connect(self.generate)
         self.generation.cancelRequested.connect(self.cancel)
         self.results.selectionChanged.connect(self._on_selection)
@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
     def _load_settings(self) -> None:
         s = self.settings
         self.generation.load(s)
+        self.emotion.load(s)
         self.player.choose(s.value("midi/port", "", type=str) or None)
         self.picture.last_dir = s.value("paths/lastDir", str(Path.home()), type=str)
         geo = s.value("window/geometry")
@@ -174,6 +175,7 @@ class MainWindow(QMainWindow):
     def _save_settings(self) -> None:
         s = self.settings
         self.generation.save(s)
+        self.emotion.save(s)
         s.setValue("midi/port", self.player.choice() or "")
         s.setValue("paths/lastDir", self.picture.last_dir)
         s.setValue("window/geometry", self.saveGeometry())
@@ -253,7 +255,7 @@ class MainWindow(QMainWindow):
         if not self._runtime_ok:
             return
         try:
-            settings = self.generation.settings()
+            settings = self.generation.settings(intensity=self.emotion.intensity())
         except SettingError as err:
             self.show_error(str(err))
             return

@@ -44,6 +44,7 @@ class VAPlane(QWidget):
         self._image_va: VA | None = None
         self._target = VA(0.0, 0.0)
         self._marks: list[Mark] = []
+        self._aim: VA | None = None
         self._dragging = False
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
@@ -74,6 +75,14 @@ class VAPlane(QWidget):
 
     def set_marks(self, marks: list[Mark]) -> None:
         self._marks = list(marks)
+        self.update()
+
+    def aim(self) -> VA | None:
+        return self._aim
+
+    def set_aim(self, va: VA | None) -> None:
+        """Where the music goes when intensity scales the target (None: the target itself)."""
+        self._aim = va
         self.update()
 
     def _user_moves_target(self, valence: float, arousal: float) -> None:
@@ -161,8 +170,19 @@ class VAPlane(QWidget):
         self._paint_mood_names(p, r)
         self._paint_axis_captions(p, r)
         self._paint_marks(p)
+        self._paint_aim(p)
         self._paint_points(p, r)
         p.end()
+
+    def _paint_aim(self, p: QPainter) -> None:
+        # intensity moves the music along the line from the centre through the target
+        if self._aim is None:
+            return
+        aim_pt, target_pt = self.to_point(self._aim), self.to_point(self._target)
+        p.setPen(QPen(theme.ACCENT, 1.5, Qt.PenStyle.DashLine))
+        p.drawLine(target_pt, aim_pt)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(QRectF(aim_pt.x() - 6, aim_pt.y() - 6, 12, 12))
 
     def _paint_grid(self, p: QPainter, r: QRectF) -> None:
         # Quadrants, faintly tinted by mood so the plane reads before the labels do.

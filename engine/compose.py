@@ -7,7 +7,7 @@ C major / A minor to the key, and notes cut at the last bar line so a clip loops
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .events import VA, NoteEvent
 from .keys import transpose_from_reference
@@ -21,14 +21,16 @@ def sampling_settings(settings: GenerationSettings, target: VA) -> SamplingSetti
                             seed=settings.seed, mode=settings.key_for(target).mode, plan=plan)
 
 
-def compose_notes(stepper: Stepper, settings: GenerationSettings, target: VA,
+def compose_notes(stepper_for: Callable[[VA], Stepper], settings: GenerationSettings, target: VA,
                   tokens_out: list[int] | None = None) -> Iterator[NoteEvent]:
     """Notes of one piece in start order, yielded as soon as each is sampled.
 
-    ``stepper`` is already conditioned on ``target`` (its VA embedding); ``target`` here decides
-    the mode and key. ``tokens_out`` receives every sampled token (for token error rates)."""
+    ``stepper_for(va)`` makes the backend's decoder conditioned on ``va``: it is given the aimed VA
+    (``settings.aim(target)``), which also decides the mode and key. ``tokens_out`` receives
+    every sampled token (for token error rates)."""
     key = settings.key_for(target)
     end = settings.beats
+    stepper = stepper_for(settings.aim(target))
     for tok, notes in TokenStream(stepper, sampling_settings(settings, target)):
         if tokens_out is not None:
             tokens_out.append(tok)
@@ -36,9 +38,9 @@ def compose_notes(stepper: Stepper, settings: GenerationSettings, target: VA,
             yield n if n.end <= end else NoteEvent(n.pitch, n.velocity, n.start, end - n.start, n.channel)
 
 
-def compose(stepper: Stepper, settings: GenerationSettings, target: VA, *, image: str | None = None,
-            model: str | None = None) -> Piece:
+def compose(stepper_for: Callable[[VA], Stepper], settings: GenerationSettings, target: VA, *, image: str | None = None,
+             model: str | None = None) -> Piece:
     """A whole piece at once."""
     tokens: list[int] = []
-    notes = tuple(compose_notes(stepper, settings, target, tokens))
+    notes = tuple(compose_notes(stepper_for, settings, target, tokens))
     return Piece(notes, settings, target, image=image, model=model, tokens=tuple(tokens))

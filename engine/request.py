@@ -24,6 +24,7 @@ MIN_BARS, MAX_BARS = 1, 64          # the window slides, so the upper bound is a
 MAX_TEMPERATURE = 5.0               # 0 = greedy
 MAX_SEED = 2**63 - 1                # numpy's generators take non-negative seeds
 DEFAULT_BARS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P = 8, 1.0, 0.95
+MAX_INTENSITY, DEFAULT_INTENSITY = 2.0, 1.0  # how far from neutral the music goes (0: neutral)
 FORMS = ("free", "phrases")         # phrases: every second phrase restates the one before (engine.sampling.phrase_plan)
 DEFAULT_FORM = "free"
 # arousal → tempo: calm pictures get slower music
@@ -33,6 +34,13 @@ TEMPO_AT_NEUTRAL, TEMPO_PER_AROUSAL = 108.0, 36.0
 def default_tempo(arousal: float) -> float:
     """BPM for a target arousal: 72 at -1, 108 at 0, 144 at +1 (whole BPM)."""
     return float(round(TEMPO_AT_NEUTRAL + TEMPO_PER_AROUSAL * max(-1.0, min(1.0, arousal))))
+
+
+def aim(target: VA, intensity: float) -> VA:
+    """``target`` scaled away from the plane's centre by ``intensity`` (0 = neutral, 1 = as asked,
+    2 = twice as far), clipped to the plane."""
+    k = float(intensity)
+    return VA(max(-1.0, min(1.0, k * target.valence)), max(-1.0, min(1.0, k * target.arousal)))
 
 
 def check_tempo(tempo: float, field: str = "tempo") -> float:
@@ -64,6 +72,7 @@ class GenerationSettings:
     temperature: float = DEFAULT_TEMPERATURE
     top_p: float = DEFAULT_TOP_P
     form: str = DEFAULT_FORM
+    intensity: float = DEFAULT_INTENSITY
 
     def __post_init__(self) -> None:
         _check_int("bars", self.bars, MIN_BARS, MAX_BARS)
@@ -72,6 +81,7 @@ class GenerationSettings:
         _check_int("seed", self.seed, 0, MAX_SEED)
         _check_float("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
         _check_float("top_p", self.top_p, 0.0, 1.0, lo_open=True)
+        _check_float("intensity", self.intensity, 0.0, MAX_INTENSITY)
         if self.form not in FORMS:
             raise SettingError("form", f"must be one of {', '.join(FORMS)} (received {self.form!r})")
         try:
@@ -79,11 +89,16 @@ class GenerationSettings:
         except ValueError as e:
             raise SettingError("key", str(e), whole=True) from None
 
+    def aim(self, target: VA) -> VA:
+        """The VA the music is composed for (``aim``); the tempo rule, the automatic key's mode and
+        the model's conditioning all follow it."""
+        return aim(target, self.intensity)
+
     def tempo_for(self, target: VA) -> float:
-        return float(self.tempo) if self.tempo is not None else default_tempo(target.arousal)
+        return float(self.tempo) if self.tempo is not None else default_tempo(self.aim(target).arousal)
 
     def key_for(self, target: VA) -> Key:
-        return resolve_key(self.key, target.valence, self.seed)
+        return resolve_key(self.key, self.aim(target).valence, self.seed)
 
     @property
     def beats(self) -> float:
@@ -93,6 +108,7 @@ class GenerationSettings:
         """Everything that regenerates a piece, as stored in its ``.mid`` (key and tempo resolved)."""
         return {"image": image, "bars": self.bars, "tempo": self.tempo_for(target), "key": self.key_for(target).name,
                 "seed": self.seed, "temperature": self.temperature, "top_p": self.top_p, "form": self.form,
+                "intensity": self.intensity,
                 "valence": target.valence, "arousal": target.arousal, "model": model}
 
 

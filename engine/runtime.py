@@ -233,12 +233,12 @@ class Runtime:
         """Notes of one piece as they are sampled, in the resolved key. ``target`` defaults to the
         picture's VA."""
         target = target or encoding.va
-        return compose_notes(self.stepper(encoding, target), settings, target, tokens_out)
+        return compose_notes(lambda va: self.stepper(encoding, va), settings, target, tokens_out)
 
     def compose(self, settings: GenerationSettings, encoding: Encoding, target: VA | None = None) -> Piece:
         """A whole piece at once (``generate``)."""
         target = target or encoding.va
-        return compose(self.stepper(encoding, target), settings, target, image=encoding.image, model=self.model_id)
+        return compose(lambda va: self.stepper(encoding, va), settings, target, image=encoding.image, model=self.model_id)
 
     @property
     def model_id(self) -> str | None:

@@ -226,3 +226,26 @@ def test_a_long_output_name_and_a_newline_in_a_path_are_one_line_errors(tmp_path
     r = run("generate", tmp_path / "a\nb.jpg", "-o", tmp_path / "o.mid")
     assert_one_line_error(r)
     assert "'" in r.stderr  # the path is shown quoted, on one line
+
+
+def test_intensity_zero_makes_moods_alike_and_two_pulls_them_apart():
+    """The judge on the shipped model's music: at intensity 0 an excited and a sad target get the same
+    (neutral) music; at 2 the excited pieces are judged clearly more aroused than the sad ones."""
+    from engine.events import VA
+    from engine.judge import Judge
+    from engine.request import GenerationSettings
+    from engine.runtime import Runtime
+
+    rt, judge = Runtime.load(), Judge.load()
+    enc = rt.encode(EXAMPLE)
+
+    def arousal_gap(k):
+        gaps = []
+        for seed in range(6):
+            s = GenerationSettings(bars=4, seed=seed, intensity=k, tempo=110)
+            hi, lo = (judge.predict(list(rt.compose(s, enc, va).notes)) for va in (VA(0.45, 0.45), VA(-0.45, -0.45)))
+            gaps.append(hi[1] - lo[1])
+        return sum(gaps) / len(gaps)
+
+    assert arousal_gap(0.0) == 0.0
+    assert arousal_gap(2.0) > 0.15

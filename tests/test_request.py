@@ -53,3 +53,14 @@ def test_ranking_puts_the_closest_emotion_first_and_keeps_order_on_ties():
     judged = [Judged(pieces[0], VA(-0.5, 0.5)), Judged(pieces[1], VA(0.4, 0.5)), Judged(pieces[2], None)]
     assert [j.piece is pieces[i] for j, i in zip(rank_by_fit(judged), (1, 0, 2))] == [True, True, True]
     assert rank_by_fit(judged)[-1].fit == math.inf
+
+
+def test_intensity_scales_the_aim_from_the_centre_and_everything_follows_the_aim():
+    t = VA(0.3, -0.6)
+    neutral, doubled = GenerationSettings(intensity=0.0), GenerationSettings(intensity=2.0)
+    assert neutral.aim(t) == VA(0.0, 0.0) and neutral.tempo_for(t) == 108.0 and neutral.key_for(t).mode == "major"
+    assert doubled.aim(t) == VA(0.6, -1.0)  # clipped to the plane
+    assert doubled.tempo_for(t) == 72.0 and GenerationSettings().aim(t) == t
+    assert GenerationSettings(intensity=0.5).metadata(t)["intensity"] == 0.5
+    with pytest.raises(SettingError):
+        GenerationSettings(intensity=2.5)

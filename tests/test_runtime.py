@@ -35,7 +35,7 @@ def test_pytorch_and_onnx_runtime_compose_the_same_piece_for_the_same_request(ti
     assert np.allclose(va, [enc.va.valence, enc.va.arousal], atol=1e-4)
     s = GenerationSettings(bars=3, temperature=0.0, seed=5, key="Eb")
     ort_piece = rt.compose(s, enc)
-    torch_piece = compose(TorchStepper(model, memory, torch.tensor([[enc.va.valence, enc.va.arousal]])), s, enc.va)
+    torch_piece = compose(lambda va: TorchStepper(model, memory, torch.tensor([[va.valence, va.arousal]])), s, enc.va)
     assert torch_piece.tokens == ort_piece.tokens and torch_piece.notes == ort_piece.notes
 
 

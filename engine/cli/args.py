@@ -10,7 +10,7 @@ import math
 
 from ..errors import UsageError
 from ..events import VA
-from ..request import (DEFAULT_BARS, DEFAULT_FORM, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, FORMS, MAX_BARS, MAX_TEMPERATURE, MAX_TEMPO, MIN_TEMPO,
+from ..request import (DEFAULT_BARS, DEFAULT_FORM, DEFAULT_INTENSITY, MAX_INTENSITY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, FORMS, MAX_BARS, MAX_TEMPERATURE, MAX_TEMPO, MIN_TEMPO,
                        TEMPO_AT_NEUTRAL, TEMPO_PER_AROUSAL, GenerationSettings)
 
 
@@ -24,6 +24,8 @@ def add_generation_args(ap: argparse.ArgumentParser, *, tempo_note: str = "") ->
     ap.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, metavar="T",
                     help=f"0 = greedy, 1 = as trained (default), up to {MAX_TEMPERATURE:g}")
     ap.add_argument("--top-p", type=float, default=DEFAULT_TOP_P, metavar="P", help=f"nucleus sampling mass in (0, 1] (default {DEFAULT_TOP_P})")
+    ap.add_argument("--intensity", type=float, default=DEFAULT_INTENSITY, metavar="K",
+                    help=f"how far from neutral the music goes, 0..{MAX_INTENSITY:g}: 0 neutral, 1 as the picture says (default {DEFAULT_INTENSITY:g}), 2 twice as far")
     ap.add_argument("--form", default=DEFAULT_FORM, choices=FORMS,
                     help=f"free, or phrases: every second 4-bar phrase restates the one before with a new last bar (default {DEFAULT_FORM})")
     ap.add_argument("--valence", type=float, metavar="V", help="override the image's valence, in [-1, 1] (needs --arousal)")
@@ -46,4 +48,5 @@ def override_va(args) -> VA | None:
 
 def settings_from(args) -> GenerationSettings:
     return GenerationSettings(bars=args.bars, tempo=args.tempo, key=args.key, seed=args.seed,
-                              temperature=args.temperature, top_p=args.top_p, form=args.form)
+                              temperature=args.temperature, top_p=args.top_p, form=args.form,
+                              intensity=args.intensity)

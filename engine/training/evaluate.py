@@ -107,7 +107,7 @@ def generate_run(run: Path, images, root: Path, bars: int, log) -> dict:
         s = GenerationSettings(bars=bars, seed=k, temperature=1.0, top_p=0.95)
         encoding, read, stepper = encode_and_step(root / im.path)
         for cond, target in (("label", VA(im.valence, im.arousal)), ("image", read)):
-            piece = compose(stepper(encoding, target), s, target)
+            piece = compose(lambda va: stepper(encoding, va), s, target)
             out[cond].append(list(piece.notes))
             errors.append(token_error_rate(list(piece.tokens)))
         out["pred_va"].append([read.valence, read.arousal])
