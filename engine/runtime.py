@@ -242,7 +242,11 @@ class Runtime:
 
     @property
     def model_id(self) -> str | None:
-        return self.sidecar.get("training", {}).get("data_hash")
+        """Which model made a piece (stored in its metadata): the training data's hash and the
+        decoder's checksum, since two runs on the same data differ only in their weights."""
+        data = self.sidecar.get("training", {}).get("data_hash")
+        weights = self.sidecar.get("files", {}).get("decoder_step.onnx", {}).get("sha256", "")[:8]
+        return f"{data}-{weights}" if data and weights else data
 
     @property
     def judge(self):

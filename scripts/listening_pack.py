@@ -198,6 +198,10 @@ def sox_report(path: Path) -> str:
     return f"sox: {info}, max amplitude {vals.get('Maximum amplitude', '?')}, RMS {vals.get('RMS     amplitude', vals.get('RMS amplitude', '?'))}"
 
 
+def picture_cell(thumb: Path | None) -> str:
+    return "" if thumb is None else f'<img src="{thumb.name}" width="120"><br>'
+
+
 def thumbnail(src: Path, dst: Path, size: int = 200) -> None:
     from PIL import Image
 
@@ -227,6 +231,8 @@ def main(argv=None) -> int:
     ap.add_argument("--gain", type=float, default=1.5, help="fluidsynth gain, the same for every piece")
     ap.add_argument("--format", choices=("ogg", "flac", "wav"), default="ogg", help="audio format when sox exists")
     ap.add_argument("--no-real", action="store_true", help="leave out the real test pieces")
+    ap.add_argument("--for-repo", action="store_true",
+                    help="only what may be committed: no picture thumbnails and no real pieces (the data is used by path, never copied)")
     ap.add_argument("--skip", action="append", default=[], metavar="PATTERN",
                     help="leave out pictures whose file name contains PATTERN (repeatable; added to a default "
                          "list of graphic or explicit OASIS themes)")
@@ -274,14 +280,15 @@ def main(argv=None) -> int:
         target = VA(im.valence, im.arousal) if a.va == "label" else enc.va
         piece = rt.compose(settings, enc, target)
         notes = list(piece.notes)
-        thumb = out / f"{name}-picture.jpg"
-        thumbnail(root / im.path, thumb)
+        thumb = None if a.for_repo else out / f"{name}-picture.jpg"
+        if thumb is not None:
+            thumbnail(root / im.path, thumb)
         title = (f"{name}: {im.path.split('/')[-2]}/{Path(im.path).name}  label VA {_fmt_va(im.valence, im.arousal)}  "
                  f"{piece.tempo:.0f} BPM {piece.key.name}, conditioned on {a.va} VA")
         lv = one(name, notes, a.bars, title, piece.write)
         rows.append((name, im, enc.va, piece, lv, thumb, notes))
 
-    if not a.no_real:
+    if not (a.no_real or a.for_repo):
         for q, item, notes, tempo in pick_real(root, a.bars):
             name = f"real-q{q}-{QUADRANT_NAMES[q]}"
             title = f"{name}: {item.path}  label VA {_fmt_va(item.valence, item.arousal)}  {tempo:.0f} BPM (first {a.bars} bars)"
@@ -295,15 +302,18 @@ def main(argv=None) -> int:
         "# Listening pack",
         "",
         f"What the model plays for {len(rows)} test pictures, {a.per_quadrant} per Russell quadrant (the test pictures whose",
-        "labelled valence-arousal lies deepest inside the quadrant, min(|v|, |a|), one per category), next to one real",
-        "test piece per quadrant chosen the same way.",
+        "labelled valence-arousal lies deepest inside the quadrant, min(|v|, |a|), one per category)" + (
+            ". The pictures and the real pieces stay in the data set (used by path, never committed): build the full pack,"
+            " with thumbnails and one real test piece per quadrant beside them, with `python scripts/listening_pack.py --out DIR`."
+            if a.for_repo else ", next to one real test piece per quadrant chosen the same way."),
         f"Model `{model}` ({'shipped' if a.model_dir is None else a.model_dir}), default settings: {a.bars} bars, seed {a.seed},",
         f"temperature {settings.temperature}, top-p {settings.top_p}, key auto, tempo from arousal; conditioned on the picture's "
         + ("labelled VA." if a.va == "label" else "VA as the model reads it (as the app does)."),
         f"Audio: fluidsynth, FluidR3 General MIDI piano, one fixed gain ({a.gain}) for every piece, mono {RATE / 1000:g} kHz.",
         "Piano rolls: pitch against beats, bar lines dark, opacity = velocity.",
         "",
-        "Rebuild with `python scripts/listening_pack.py" + ("" if a.out == str(ROOT / "docs" / "listening") else f" --out {a.out}") + "`.",
+        "Rebuild with `python scripts/listening_pack.py" + (" --for-repo" if a.for_repo else "")
+        + ("" if a.out == str(ROOT / "docs" / "listening") else f" --out {a.out}") + "`.",
         "",
         "## Generated",
         "",
@@ -313,7 +323,7 @@ def main(argv=None) -> int:
     for name, im, read, piece, lv, thumb, notes in rows:
         q = quadrant(im.valence, im.arousal)
         lines.append(
-            f"| <img src=\"{thumb.name}\" width=\"120\"><br>`{im.path.split('/', 1)[-1]}` | {_fmt_va(im.valence, im.arousal)} | Q{q} {QUADRANT_NAMES[q]} "
+            f"| {picture_cell(thumb)}`{im.path.split('/', 1)[-1]}` | {_fmt_va(im.valence, im.arousal)} | Q{q} {QUADRANT_NAMES[q]} "
             f"| {_fmt_va(read.valence, read.arousal)} | {piece.tempo:.0f} BPM, {piece.key.name} | {notes_per_bar(notes, a.bars):.1f}, {pitch_range(notes):.0f} st "
             f"| <a href=\"{name}.png\"><img src=\"{name}.png\" width=\"360\"></a> | [{lv['file'].name}]({lv['file'].name}) ({lv['peak_db']:.1f} / {lv['rms_db']:.1f}) · [.mid]({name}.mid) |")
     if real_rows:

@@ -41,7 +41,7 @@ def test_evaluate_writes_results_and_reuses_its_cache(tiny_run, tmp_path, monkey
     (tmp_path / "docs").mkdir()
     assert run(args) == 0
     text = (tmp_path / "docs" / "RESULTS.md").read_text()
-    assert "| real test MIDI (reference) |" in text and "shipped |" in text and "0.7818" in text
+    assert "| real test MIDI (reference) |" in text and "shipped until va03 |" in text and "0.7818" in text
     assert "| LSTM baseline |" in text
     assert "| main | " in text and "| 0.0000 |" in text  # sampled tokens: zero grammar errors
     # end to end from the picture: the image head's VA drives the music, judged against the label

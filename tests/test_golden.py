@@ -30,7 +30,8 @@ def generate(out: Path, flags: list[str]) -> subprocess.CompletedProcess:
 
 def shipped_model_id() -> str:
     side = json.loads((REPO / "engine" / "models" / "synesthete.json").read_text())
-    return side["training"]["data_hash"] + f"-{side['training']['global_step']}"
+    return "-".join([side["training"]["data_hash"], side["files"]["decoder_step.onnx"]["sha256"][:12],
+                     side["files"]["image_encoder.onnx"]["sha256"][:12]])
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -27,6 +27,7 @@ TARGETS = "two-sample ≤ 0.70; repetition, notes per bar and pitch range within
 
 
 def parse_system(text: str) -> tuple[str, str, dict]:
+    """``NAME=MODEL_DIR[:setting=value,...]`` → (name, model dir, settings); the name holds no '='."""
     name, _, rest = text.partition("=")
     model_dir, _, opts = rest.partition(":")
     settings = {}
