@@ -80,6 +80,14 @@ def main() -> int:
           f"4-quadrant accuracy {j['quadrant_acc']:.3f} (baseline {judge['test_mean_baseline']['quadrant_acc']:.3f}; "
           f"EMOPIA's published classifier {judge['emopia_published_classifier']['quadrant_acc']} on its own split).", ""]
     L += why_backbone(run.parent, mc["backbone"])
+    cal = side.get("calibration")
+    if cal:
+        m = cal.get("test", {}).get("music")
+        L += ["## Calibration of the image head", "",
+              f"A per-axis quantile mapping (`engine/calibration.py`), fitted on {cal['n']} {cal['fitted_on']} pictures and stored in "
+              "`synesthete.json`, spreads the image head's VA as the labels spread (docs/CALIBRATION.md)"
+              + (f": from the picture, the music's judge VA MAE over its shuffled-label MAE goes from {m['before']['ratio']:.3f} to "
+                 f"{m['after']['ratio']:.3f} on the test pictures." if m else "."), ""]
     L += ["## Musicality", "",
           "How the music compares with real music on notes — a classifier two-sample test, bar-to-bar repetition, melody steps and "
           "leaps, chord tones, density, range — against the model shipped before, with each lever tried: docs/MUSICALITY.md and "

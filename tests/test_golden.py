@@ -4,6 +4,7 @@ The golden files were written by ``generate`` before the engine's request/result
 (issue 12) and must keep coming out byte for byte. They depend on the shipped model: when a new
 model ships, regenerate them with ``python tests/test_golden.py`` and say so in the commit.
 """
+import hashlib
 import json
 import subprocess
 import sys
@@ -30,8 +31,9 @@ def generate(out: Path, flags: list[str]) -> subprocess.CompletedProcess:
 
 def shipped_model_id() -> str:
     side = json.loads((REPO / "engine" / "models" / "synesthete.json").read_text())
+    calibration = hashlib.sha256(json.dumps(side.get("calibration"), sort_keys=True).encode()).hexdigest()[:8]
     return "-".join([side["training"]["data_hash"], side["files"]["decoder_step.onnx"]["sha256"][:12],
-                     side["files"]["image_encoder.onnx"]["sha256"][:12]])
+                     side["files"]["image_encoder.onnx"]["sha256"][:12], calibration])
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -101,7 +101,8 @@ def main(argv=None) -> int:
     cal["test"] = {k: res[k] for k in ("before", "after", "music") if k in res}
     print(json.dumps(res, indent=1))
     if a.report:
-        Path(a.report).write_text(markdown(res, a.model_dir, not a.dry_run))
+        shown = os.path.relpath(a.model_dir) if Path(a.model_dir).resolve().is_relative_to(Path.cwd()) else a.model_dir
+        Path(a.report).write_text(markdown(res, shown, not a.dry_run))
     if not a.dry_run:
         side_p = Path(a.model_dir) / "synesthete.json"
         side = json.loads(side_p.read_text())
