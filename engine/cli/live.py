@@ -108,7 +108,7 @@ def cmd_stream(args) -> int:
             # a new seed for new music, but the take stays in one key family: with --key auto the
             # first seed's major key or its relative minor, as the steered valence asks
             pieces[0] += 1
-            key = auto_key(next_va.valence, settings.seed).name if settings.key == "auto" else settings.key
+            key = auto_key(settings.aim(next_va).valence, settings.seed).name if settings.key == "auto" else settings.key
             return rt.notes(dataclasses.replace(settings, seed=settings.seed + pieces[0], key=key), enc, next_va)
 
         def on_piece(i, piece_va):
