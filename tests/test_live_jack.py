@@ -405,7 +405,13 @@ def test_stream_plays_the_same_notes_generate_writes_for_the_same_request(jack_s
     def notes(p):
         return [(n.pitch, n.velocity, round(n.start_beat, 3), round(n.end_beat, 3)) for n in read_midi(p).notes]
 
-    assert notes(take) == notes(written) and len(notes(written)) > 0
+    played, composed = notes(take), notes(written)
+    assert [n[:3] for n in played] == [n[:3] for n in composed] and composed
+    # a port cannot sound one key twice: a note the piece repeats while it still rings is released
+    # when the repeat starts, and the take records that; every other note lasts as composed
+    restarts = {(n[0], n[2]) for n in composed}
+    for p_, c in zip(played, composed):
+        assert p_[3] == c[3] or (p_[3] < c[3] and (p_[0], p_[3]) in restarts), (p_, c)
 
 
 def test_stream_refuses_an_also_write_it_cannot_save_before_opening_a_port(jack_server, tmp_path):
