@@ -18,9 +18,8 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..keys import auto_key
-from ..outputs import one_line
+from ..outputs import check_output_path, one_line
 from .args import add_generation_args, override_va, settings_from
-from .output import check_out
 
 
 def add_parsers(subparsers) -> None:
@@ -77,7 +76,7 @@ def _validate(args):
     va = override_va(args)
     settings = settings_from(args)
     if args.also_write:
-        check_out(args.also_write, inputs=[args.image])
+        check_output_path(args.also_write, inputs=[args.image])
     return va, settings
 
 

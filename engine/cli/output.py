@@ -1,11 +1,8 @@
-"""What commands print and where they write: one JSON object or one line; outputs checked first."""
+"""What commands print: one JSON object with --json, else one line."""
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
-
-from ..outputs import check_output_path
 
 
 def emit(args, obj: dict, text: str) -> None:
@@ -14,8 +11,3 @@ def emit(args, obj: dict, text: str) -> None:
     else:
         print(text)
 
-
-def check_out(out: str, inputs=()) -> Path:
-    """An output path that can be written without harming anything (not an input, not a FIFO or
-    device, a writable directory), checked before any work; ``OutputError`` (exit 2) if not."""
-    return check_output_path(out, inputs)

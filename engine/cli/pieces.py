@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
-from ..outputs import one_line
+from ..outputs import check_output_path, one_line
 from .args import add_generation_args, override_va, settings_from
-from .output import check_out, emit
+from .output import emit
 
 
 def add_parsers(sub) -> None:
@@ -48,7 +48,7 @@ def check_image_path(p: str) -> None:
 
 
 def cmd_generate(args) -> int:
-    out = check_out(args.out, inputs=[args.image])
+    out = check_output_path(args.out, inputs=[args.image])  # before any work: never the picture, a FIFO or a device
     check_image_path(args.image)
     va = override_va(args)
     settings = settings_from(args)

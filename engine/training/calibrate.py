@@ -45,7 +45,7 @@ def music_fidelity(rt: Runtime, root: Path, cal: dict, n: int, bars: int = 8) ->
     from ..judge import Judge
     from ..request import GenerationSettings
     from .evaluate import test_images
-    from .sweep import fidelity
+    from .evaluate import fidelity, judge_all
 
     judge, images = Judge.load(), test_images(root, n)
     labels = [(i.valence, i.arousal) for i in images]
@@ -56,7 +56,7 @@ def music_fidelity(rt: Runtime, root: Path, cal: dict, n: int, bars: int = 8) ->
             enc = rt.encode(root / im.path)
             target = C.apply(c, enc.raw_va.valence, enc.raw_va.arousal)
             pieces.append(list(rt.compose(GenerationSettings(bars=bars, seed=k), enc, target).notes))
-        out[name] = fidelity(pieces, labels, judge)
+        out[name] = fidelity(judge_all(pieces, judge), labels)
     return out
 
 

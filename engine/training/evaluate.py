@@ -69,16 +69,28 @@ def reference_pieces(root: Path, bars: int, split: str = "test"):
     return out
 
 
+def fidelity(judged: np.ndarray, targets, seed: int = 1) -> dict:
+    """The judge's VA MAE to the targets, the same to shuffled targets (what music that ignores its
+    target scores), and their ratio (lower follows the target better; 1 = ignores it)."""
+    t = np.asarray(targets, dtype=float)
+    mae = float(np.abs(judged - t).mean())
+    shuffled = float(np.abs(judged - t[np.random.default_rng(seed).permutation(len(t))]).mean())
+    return {"va_mae": mae, "va_mae_shuffled": shuffled, "ratio": mae / shuffled if shuffled else float("nan")}
+
+
+def judge_all(pieces, judge: Judge) -> np.ndarray:
+    """(n, 2): the judge's VA of each piece."""
+    return np.array([judge.predict(list(p)) for p in pieces], dtype=float).reshape(-1, 2)
+
+
 def summarize(pieces: list[list[NoteEvent]], targets: np.ndarray | None, judge: Judge) -> dict:
     rows = [muspy_metrics(n) for n in pieces]
     out = {k: float(np.nanmean([r[k] for r in rows])) for k in METRICS}
     out["n"] = len(pieces)
     out["notes_per_piece"] = float(np.mean([len(n) for n in pieces]))
     if targets is not None:
-        judged = np.array([judge.predict(n) for n in pieces])
-        out["va_mae"] = float(np.abs(judged - targets).mean())
-        shuffled = targets[np.random.default_rng(1).permutation(len(targets))]
-        out["va_mae_shuffled"] = float(np.abs(judged - shuffled).mean())
+        judged = judge_all(pieces, judge)
+        out.update(fidelity(judged, targets))
         out["quadrant_acc"] = float(np.mean([quadrant(*j) == quadrant(*t) for j, t in zip(judged, targets)]))
         out["spearman_arousal_density"] = spearman(targets[:, 1], [note_density(n) for n in pieces])
         out["spearman_arousal_velocity"] = spearman(targets[:, 1], [mean_velocity(n) for n in pieces])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..judge import Judge
 from . import musicality as M
-from .sweep import fidelity
+from .evaluate import fidelity, judge_all
 
 SHOWN = ["notes_per_bar", "pitch_range", "pitch_entropy", "bar_repetition", "step_share", "leap_share", "chord_tone_share", "mean_pitch"]
 TARGETS = "two-sample ≤ 0.70; repetition, notes per bar and pitch range within 15% of real; pitch entropy within 0.3 bits"
@@ -58,7 +58,7 @@ def run(data, systems: list[str], bars: int, log=print) -> dict:
         t0 = time.time()
         gen, vas = M.generate_for_images(images, root, bars, model_dir or None, **settings)
         res = M.compare(real, gen, bars, seed=0, real_vas=real_vas, generated_vas=vas)
-        res.update(name=name, settings=settings, fidelity=fidelity(gen, vas, judge), seconds=time.time() - t0, meets=meets(res))
+        res.update(name=name, settings=settings, fidelity=fidelity(judge_all(gen, judge), vas), seconds=time.time() - t0, meets=meets(res))
         out["systems"].append(res)
         log(f"{name}: two-sample {res['two_sample']['mean']:.3f}, fidelity ratio {res['fidelity']['ratio']:.3f}")
     out["real"] = out["systems"][0]["real"] if out["systems"] else {}

@@ -19,26 +19,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from ..events import VA
 from ..judge import Judge
 from ..request import GenerationSettings
 from . import musicality as M
+from .evaluate import fidelity, judge_all
 
 GRID = [dict(temperature=t, top_p=p, form="free") for t in (1.0, 0.9, 0.8, 0.7) for p in (0.95, 0.9, 0.8)]
 FORMS = [dict(form="phrases")]  # tried on top of the best free settings
 SHOWN = ["notes_per_bar", "pitch_range", "pitch_entropy", "bar_repetition", "step_share", "leap_share", "chord_tone_share"]
 FIDELITY_LIMIT = 0.75
-
-
-def fidelity(pieces, vas, judge: Judge, seed: int = 1) -> dict:
-    """Judge VA MAE to the targets, the same to shuffled targets, and their ratio."""
-    judged = np.array([judge.predict(p) if p else [0.0, 0.0] for p in pieces])
-    t = np.asarray(vas, dtype=float)
-    mae = float(np.abs(judged - t).mean())
-    shuffled = float(np.abs(judged - t[np.random.default_rng(seed).permutation(len(t))]).mean())
-    return {"va_mae": mae, "va_mae_shuffled": shuffled, "ratio": mae / shuffled if shuffled else float("nan")}
 
 
 def generate(rt, encodings, images, bars: int, **kw) -> list:
@@ -49,7 +40,7 @@ def generate(rt, encodings, images, bars: int, **kw) -> list:
 def score(real, pieces, vas, judge, bars: int) -> dict:
     ts = M.two_sample_accuracy(real, pieces, bars=bars, seed=0)
     stats = M.summary(pieces, bars)
-    return {"two_sample": ts["mean"], "two_sample_std": ts["std"], "fidelity": fidelity(pieces, vas, judge),
+    return {"two_sample": ts["mean"], "two_sample_std": ts["std"], "fidelity": fidelity(judge_all(pieces, judge), vas),
             "stats": {k: stats[k]["mean"] for k in M.FEATURES}}
 
 
