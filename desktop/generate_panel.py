@@ -12,11 +12,12 @@ import random
 
 from PyQt6.QtCore import QSettings, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+    QComboBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider,
     QSpinBox, QToolButton, QWidget,
 )
 
 from engine.events import VA
+from engine.humanize import MAX_HUMANIZE
 from engine.keys import PITCH_CLASSES
 from engine.request import (
     DEFAULT_BARS, DEFAULT_FORM, DEFAULT_TEMPERATURE, MAX_BARS, MAX_SEED, MAX_TEMPERATURE, MAX_TEMPO, MIN_BARS, MIN_TEMPO,
@@ -28,7 +29,8 @@ MAX_VARIATIONS = 8
 MAX_SEED_SHOWN = min(MAX_SEED, 2**31 - 1)
 DICE_SEEDS = 99_999   # rolled seeds stay short enough to read out and type back
 DEFAULTS = {"bars": DEFAULT_BARS, "tempo": default_tempo(0.0), "auto_tempo": True, "key": "auto",
-            "temperature": DEFAULT_TEMPERATURE, "seed": 42, "variations": 3, "form": DEFAULT_FORM}
+            "temperature": DEFAULT_TEMPERATURE, "seed": 42, "variations": 3, "form": DEFAULT_FORM,
+            "humanize": 0}
 FORM_CHOICES = [("free", "Free"), ("phrases", "Phrases (A A′)")]
 
 
@@ -106,6 +108,11 @@ class GeneratePanel(QGroupBox):
         for value, label in FORM_CHOICES:
             self.form.addItem(label, value)
         self.form.setToolTip("Phrases: every second 4-bar phrase comes back, with a new last bar, as songs and loops do")
+        self.humanize = QSlider(Qt.Orientation.Horizontal)
+        self.humanize.setRange(0, 100)  # percent of the engine's 0..MAX_HUMANIZE
+        self.humanize.setAccessibleName("Humanize")
+        self.humanize.setToolTip("0: exactly on the grid. Up: a player's timing and touch — accents, "
+                                 "rolled chords, a few to a few tens of milliseconds off the grid")
 
     def _make_action_widgets(self) -> None:
         self.generate_button = QPushButton("Generate")
@@ -123,7 +130,8 @@ class GeneratePanel(QGroupBox):
         g.setVerticalSpacing(8)
         cells = [("Bars", self.bars), ("Tempo", _hbox(self.tempo, self.auto_tempo)), ("Key", self.key),
                  ("Temperature", self.temperature), ("Seed", _hbox(self.seed, self.dice)),
-                 ("Variations", self.n_variations), ("Form", self.form)]
+                 ("Variations", self.n_variations), ("Form", self.form),
+                 ("Humanize", self.humanize)]
         for i, (name, w) in enumerate(cells):
             row, col = divmod(i, 3)
             lab = QLabel(name)
@@ -146,7 +154,8 @@ class GeneratePanel(QGroupBox):
         """One request per variation. Raises ``SettingError`` (a ValueError) on a bad value."""
         tempo = None if self.auto_tempo.isChecked() else float(self.tempo.value())
         base = dict(bars=self.bars.value(), tempo=tempo, key=self.key.currentData(),
-                    temperature=round(self.temperature.value(), 3), form=self.form.currentData(), intensity=intensity)
+                    temperature=round(self.temperature.value(), 3), form=self.form.currentData(), intensity=intensity,
+                    humanize=round(self.humanize.value() / 100 * MAX_HUMANIZE, 2))
         return [GenerationSettings(seed=self.seed.value() + i, **base) for i in range(self.n_variations.value())]
 
     def follow_target(self, va: VA) -> None:
@@ -196,6 +205,7 @@ class GeneratePanel(QGroupBox):
         self._set_tempo_quietly(s.value("generate/tempo", DEFAULTS["tempo"], type=float))
         self.auto_tempo.setChecked(s.value("generate/autoTempo", DEFAULTS["auto_tempo"], type=bool))
         self.form.setCurrentIndex(max(0, self.form.findData(s.value("generate/form", DEFAULTS["form"], type=str))))
+        self.humanize.setValue(s.value("generate/humanize", DEFAULTS["humanize"], type=int))
 
     def save(self, s: QSettings) -> None:
         s.setValue("generate/bars", self.bars.value())
@@ -206,3 +216,4 @@ class GeneratePanel(QGroupBox):
         s.setValue("generate/seed", self.seed.value())
         s.setValue("generate/variations", self.n_variations.value())
         s.setValue("generate/form", self.form.currentData())
+        s.setValue("generate/humanize", self.humanize.value())

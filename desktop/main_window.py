@@ -21,6 +21,7 @@ from engine.ports import DEFAULT_OUTPUT, PortError
 from engine.runtime import Encoding, Runtime
 
 from . import dragout
+from .audition import Audition
 from .emotion_panel import EmotionPanel
 from .generate_panel import GeneratePanel
 from .output_panel import OutputPanel
@@ -34,7 +35,7 @@ LEFT_WIDTH = 380
 
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, load_runtime=Runtime.load,
-                 virtual_port: str = DEFAULT_OUTPUT) -> None:
+                 virtual_port: str = DEFAULT_OUTPUT, audio_sink=None) -> None:
         super().__init__()
         self.setWindowTitle("Synesthete")
         self.setAcceptDrops(True)
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
 
         self.worker = EngineThread(load_runtime, self)
         self.player = Player(virtual_port, self)
+        self.audition = Audition(audio_sink, self)   # Preview; audio_sink None: the computer's output
         self.picture, self.emotion = PicturePanel(), EmotionPanel()
         self.generation, self.results, self.output = GeneratePanel(), ResultsPanel(), OutputPanel()
         self._lay_out()
@@ -142,6 +144,12 @@ class MainWindow(QMainWindow):
         p.finished.connect(self._on_play_finished)
         p.failed.connect(self._on_play_failed)
         p.portChanged.connect(self._show_port)
+        a = self.audition
+        a.playhead.connect(self.results.roll.set_playhead)
+        a.started.connect(lambda s: self._status(f"Previewing {s:.1f} s of audio…"))
+        a.finished.connect(lambda by_user: (self._status("Preview stopped" if by_user else "Preview finished", 4000),
+                                            self._update_enabled()))
+        a.failed.connect(self.show_error)
 
     def _connect_panels(self) -> None:
         self.picture.sourceChosen.connect(self._request_image)
@@ -154,6 +162,7 @@ class MainWindow(QMainWindow):
         o.portChosen.connect(self._on_port_chosen)
         o.refreshRequested.connect(self.refresh_ports)
         o.playRequested.connect(self.play)
+        o.previewRequested.connect(self.preview)
         o.stopRequested.connect(self.stop)
         o.dragRequested.connect(self.drag_out)
         o.saveRequested.connect(self.save_as)
@@ -343,6 +352,7 @@ class MainWindow(QMainWindow):
         if v is None or not v.notes:
             return
         self._played_notes = 0
+        self.audition.stop()
         if v.index != getattr(self.selected(), "index", None):
             self.results.select(v.index)
         if self.player.play(v.notes, v.tempo):
@@ -361,8 +371,19 @@ class MainWindow(QMainWindow):
             self._update_enabled()
         return True
 
+    def preview(self) -> None:
+        """Listen to the selected variation on this computer (audio, not MIDI)."""
+        self.clear_error()
+        v = self.selected()
+        if v is None or not v.notes:
+            return
+        self.player.stop()
+        self.audition.play(v.notes, v.tempo)
+        self._update_enabled()
+
     def stop(self) -> None:
         self.player.stop()
+        self.audition.stop()
         self._update_enabled()
 
     def _on_note_played(self, note: NoteEvent) -> None:
@@ -449,7 +470,7 @@ class MainWindow(QMainWindow):
         self.generation.set_state(ready=self._runtime_ok, busy=busy)
         self.generate_action.setEnabled(self._runtime_ok)
         self.output.set_state(can_play=has_notes or (busy and self.results.streaming),
-                              playing=self.player.playing, has_notes=has_notes)
+                              playing=self.player.playing, has_notes=has_notes, previewing=self.audition.playing)
         self.save_action.setEnabled(has_notes)
 
     def shutdown(self) -> None:
@@ -459,6 +480,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._save_settings()
         self.worker.cancel()
+        self.audition.stop()
         self.player.shutdown()
         self.worker.stop()
 

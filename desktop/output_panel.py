@@ -1,4 +1,6 @@
-"""The *Output* panel: the MIDI port menu, Play / Stop, and the two ways out (drag, Save…).
+"""The *Output* panel: the MIDI port menu, Play / Preview / Stop, and the two ways out (drag, Save…).
+
+Play sends MIDI to the port (a DAW records it); Preview plays audio on this computer.
 
 It shows and asks; the window owns the ``Player`` and the files. A port entry's data is the
 port's name, or None for the app's own virtual port.
@@ -15,6 +17,7 @@ class OutputPanel(QGroupBox):
     portChosen = pyqtSignal(object)     # an existing port's name, or None for the virtual port
     refreshRequested = pyqtSignal()
     playRequested = pyqtSignal()
+    previewRequested = pyqtSignal()
     stopRequested = pyqtSignal()
     dragRequested = pyqtSignal()        # the drag handle was pulled: the window starts the drag
     saveRequested = pyqtSignal()
@@ -30,6 +33,8 @@ class OutputPanel(QGroupBox):
         self.refresh_button.setToolTip("Look for MIDI ports again")
         self.play_button = QPushButton("▶  Play")
         self.play_button.setObjectName("primary")
+        self.preview_button = QPushButton("♫  Preview")
+        self.preview_button.setToolTip("Listen here, through the computer's audio output (SoundFont piano)")
         self.stop_button = QPushButton("■  Stop")
         self.stop_button.setToolTip("Stop and silence every note (panic)")
         self.drag_handle = DragHandle("⇲  Drag .mid", self.dragRequested.emit)
@@ -38,6 +43,7 @@ class OutputPanel(QGroupBox):
         self.port_combo.activated.connect(lambda i: self.portChosen.emit(self.port_combo.itemData(i)))
         self.refresh_button.clicked.connect(self.refreshRequested)
         self.play_button.clicked.connect(self.playRequested)
+        self.preview_button.clicked.connect(self.previewRequested)
         self.stop_button.clicked.connect(self.stopRequested)
         self.save_button.clicked.connect(self.saveRequested)
 
@@ -46,7 +52,7 @@ class OutputPanel(QGroupBox):
         row.setSpacing(8)
         port_lab = QLabel("MIDI port")
         port_lab.setObjectName("dim")
-        for w in (port_lab, self.port_combo, self.refresh_button, None, self.play_button, self.stop_button,
+        for w in (port_lab, self.port_combo, self.refresh_button, None, self.play_button, self.preview_button, self.stop_button,
                   None, self.drag_handle, self.save_button):
             if w is None:
                 row.addSpacing(12)
@@ -63,8 +69,9 @@ class OutputPanel(QGroupBox):
             self.port_combo.addItem(f"{current} (not found)", current)
         self.port_combo.setCurrentIndex(max(0, self.port_combo.findData(current)))
 
-    def set_state(self, can_play: bool, playing: bool, has_notes: bool) -> None:
+    def set_state(self, can_play: bool, playing: bool, has_notes: bool, previewing: bool = False) -> None:
         self.play_button.setEnabled(can_play and not playing)
-        self.stop_button.setEnabled(playing)
+        self.preview_button.setEnabled(has_notes and not previewing)
+        self.stop_button.setEnabled(playing or previewing)
         self.drag_handle.setEnabled(has_notes)
         self.save_button.setEnabled(has_notes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from .events import VA, NoteEvent
+from .humanize import humanize
 from .keys import transpose_from_reference
 from .request import GenerationSettings, Piece
 from .sampling import SamplingSettings, Stepper, TokenStream, phrase_plan
@@ -28,14 +29,23 @@ def compose_notes(stepper_for: Callable[[VA], Stepper], settings: GenerationSett
     ``stepper_for(va)`` makes the backend's decoder conditioned on ``va``: it is given the aimed VA
     (``settings.aim(target)``), which also decides the mode and key. ``tokens_out`` receives
     every sampled token (for token error rates)."""
-    key = settings.key_for(target)
     end = settings.beats
+    played = humanize(_grid_notes(stepper_for, settings, target, tokens_out), settings.humanize,
+                      settings.seed, settings.tempo_for(target))
+    for n in played:
+        if n.start >= end:  # pushed past the last bar line by a late hand: cut, as the clip is
+            continue
+        yield n if n.end <= end else NoteEvent(n.pitch, n.velocity, n.start, end - n.start, n.channel)
+
+
+def _grid_notes(stepper_for, settings: GenerationSettings, target: VA, tokens_out: list[int] | None) -> Iterator[NoteEvent]:
+    """The model's notes on the grid, in the key."""
+    key = settings.key_for(target)
     stepper = stepper_for(settings.aim(target))
     for tok, notes in TokenStream(stepper, sampling_settings(settings, target)):
         if tokens_out is not None:
             tokens_out.append(tok)
-        for n in transpose_from_reference(notes, key):
-            yield n if n.end <= end else NoteEvent(n.pitch, n.velocity, n.start, end - n.start, n.channel)
+        yield from transpose_from_reference(notes, key)
 
 
 def compose(stepper_for: Callable[[VA], Stepper], settings: GenerationSettings, target: VA, *, image: str | None = None,

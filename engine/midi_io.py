@@ -93,6 +93,32 @@ def read_midi(path: str | os.PathLike) -> MidiPiece:
     return MidiPiece(notes, tpb, tempos, sigs)
 
 
+PLAYED_TYPES = frozenset({"note_on", "note_off", "control_change", "program_change", "pitchwheel",
+                          "aftertouch", "polytouch"})
+
+
+def read_messages(path: str | os.PathLike) -> list[tuple[float, mido.Message]]:
+    """Every channel message that makes sound, on every channel (drums included), with its time
+    in seconds through the file's tempo map: what a synthesizer needs to play the file.
+
+    Raises MidiError like ``read_midi``, and for a file with no notes."""
+    p = Path(path)
+    mf = _open_midi(p)
+    tempo, seconds, last_tick, out = 500000, 0.0, 0, []
+    for tick, msg in _merged_events(mf):
+        seconds += mido.tick2second(tick - last_tick, mf.ticks_per_beat, tempo)
+        last_tick = tick
+        if msg.type == "set_tempo":
+            tempo = msg.tempo
+        elif msg.type in PLAYED_TYPES:
+            out.append((seconds, msg))
+            if len(out) > 4 * MAX_NOTES:
+                raise MidiError(f"{p}: more than {4 * MAX_NOTES} messages")
+    if not any(m.type == "note_on" and m.velocity > 0 for _, m in out):
+        raise MidiError(f"{p}: contains no notes")
+    return out
+
+
 def _open_midi(p: Path) -> mido.MidiFile:
     """The parsed file, or MidiError for anything that is not a readable Type 0/1 MIDI file."""
     if not p.exists():

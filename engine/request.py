@@ -18,6 +18,7 @@ from typing import Iterable
 
 from .errors import SettingError
 from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, VA, NoteEvent
+from .humanize import MAX_HUMANIZE
 from .keys import Key, resolve_key
 
 MIN_BARS, MAX_BARS = 1, 64          # the window slides, so the upper bound is a product limit
@@ -73,6 +74,7 @@ class GenerationSettings:
     top_p: float = DEFAULT_TOP_P
     form: str = DEFAULT_FORM
     intensity: float = DEFAULT_INTENSITY
+    humanize: float = 0.0       # 0 = exactly on the grid; 1 = a player's timing and touch (engine.humanize)
 
     def __post_init__(self) -> None:
         _check_int("bars", self.bars, MIN_BARS, MAX_BARS)
@@ -82,6 +84,7 @@ class GenerationSettings:
         _check_float("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
         _check_float("top_p", self.top_p, 0.0, 1.0, lo_open=True)
         _check_float("intensity", self.intensity, 0.0, MAX_INTENSITY)
+        _check_float("humanize", self.humanize, 0.0, MAX_HUMANIZE)
         if self.form not in FORMS:
             raise SettingError("form", f"must be one of {', '.join(FORMS)} (received {self.form!r})")
         try:
@@ -108,7 +111,7 @@ class GenerationSettings:
         """Everything that regenerates a piece, as stored in its ``.mid`` (key and tempo resolved)."""
         return {"image": image, "bars": self.bars, "tempo": self.tempo_for(target), "key": self.key_for(target).name,
                 "seed": self.seed, "temperature": self.temperature, "top_p": self.top_p, "form": self.form,
-                "intensity": self.intensity,
+                "intensity": self.intensity, "humanize": self.humanize,
                 "valence": target.valence, "arousal": target.arousal, "model": model}
 
 
@@ -143,6 +146,13 @@ class Piece:
         from .midi_io import write_midi
 
         return write_midi(self.notes, path, tempo=self.tempo, key=self.key.signature, settings=self.metadata(), bars=self.settings.bars)
+
+    def render(self, path, soundfont=None) -> "object":
+        """Render as a 44.1 kHz stereo WAV with a SoundFont (atomic; ``engine.audio``)."""
+        from .audio import Synth, note_events, write_wav
+
+        with Synth(soundfont) as synth:
+            return write_wav(synth.render(note_events(self.notes, self.tempo)), path, synth.sample_rate)[0]
 
 
 @dataclass(frozen=True)

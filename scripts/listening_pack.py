@@ -13,7 +13,7 @@ Beside them, for comparison, the first ``--bars`` bars of one real test piece pe
 (chosen the same way), at its tracked tempo.
 
 Per piece the pack holds a ``.mid``, a piano-roll ``.png`` (pitch against beats, bar lines,
-velocity as opacity) and audio rendered by fluidsynth with a General MIDI soundfont
+velocity as opacity) and audio rendered by ``synesthete render`` (FluidSynth) with a General MIDI soundfont
 (Debian's fluid-soundfont-gm, ``--soundfont``), at one fixed gain so loudness differences are
 the music's own; with sox the audio is mono 22.05 kHz Ogg Vorbis (or FLAC), without it mono
 22.05 kHz WAV. Peak and RMS levels are printed (and ``sox stat`` when sox exists); the index
@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 from engine.events import BEATS_PER_BAR, QUADRANT_NAMES, VA, NoteEvent, quadrant  # noqa: E402
 
-SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+SOUNDFONT = None  # engine.audio.find_soundfont: $SYNESTHETE_SOUNDFONT or the system GM SoundFont
 RATE = 22050
 # OASIS themes a public docs page should not show (graphic, explicit or hateful), by file name
 DEFAULT_SKIP = ("nude", "bdsm", "dead_bodies", "carcass", "injury", "severed", "bloody", "surgery", "tumor",
@@ -150,16 +150,16 @@ def _db(v: float) -> float:
     return 20 * math.log10(v) if v > 0 else float("-inf")
 
 
-def render(mid: Path, out: Path, soundfont: str, gain: float, fmt: str) -> dict:
-    """.mid → audio at ``out`` (its suffix may change to .wav without sox): fluidsynth renders
-    44.1 kHz stereo at a fixed ``gain``, then sox (or numpy + scipy) makes it mono 22.05 kHz.
+def render(mid: Path, out: Path, soundfont: str, fmt: str) -> dict:
+    """.mid → audio at ``out`` (its suffix may change to .wav without sox): ``synesthete render``
+    (engine.audio: FluidSynth, 44.1 kHz stereo, the product's fixed gain and soft knee), then sox
+    (or numpy + scipy) makes it mono 22.05 kHz.
     Returns peak and RMS in dBFS of the mono signal, its seconds, and the file written."""
+    from engine.audio import render_midi
+
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "render.wav"
-        r = subprocess.run(["fluidsynth", "-ni", "-g", str(gain), "-F", str(wav), "-r", "44100", soundfont, str(mid)],
-                           capture_output=True, text=True, timeout=300)
-        if r.returncode != 0 or not wav.exists():
-            raise RuntimeError(f"fluidsynth failed on {mid}: {r.stderr.strip() or r.stdout.strip()}")
+        render_midi(mid, wav, soundfont)
         x, rate = _read_wav(wav)
         mono = x.mean(axis=1)
         levels = {"peak_db": _db(float(np.abs(mono).max(initial=0.0))), "rms_db": _db(float(np.sqrt(np.mean(mono ** 2))) if len(mono) else 0.0),
@@ -228,7 +228,6 @@ def main(argv=None) -> int:
     ap.add_argument("--va", choices=("label", "picture"), default="label",
                     help="condition on the picture's labelled VA (default) or on the VA the model reads from it")
     ap.add_argument("--soundfont", default=SOUNDFONT)
-    ap.add_argument("--gain", type=float, default=1.5, help="fluidsynth gain, the same for every piece")
     ap.add_argument("--format", choices=("ogg", "flac", "wav"), default="ogg", help="audio format when sox exists")
     ap.add_argument("--no-real", action="store_true", help="leave out the real test pieces")
     ap.add_argument("--for-repo", action="store_true",
@@ -245,11 +244,12 @@ def main(argv=None) -> int:
     from engine.training.dataset import data_dir, read_images
     from engine.training.musicality import notes_per_bar, pitch_range
 
-    if not shutil.which("fluidsynth"):
-        print("fluidsynth not found: install the Debian packages fluidsynth and fluid-soundfont-gm", file=sys.stderr)
-        return 2
-    if not Path(a.soundfont).is_file():
-        print(f"{a.soundfont}: soundfont not found (install fluid-soundfont-gm, or pass --soundfont)", file=sys.stderr)
+    from engine.audio import AudioError, Synth
+
+    try:
+        Synth(a.soundfont).close()
+    except AudioError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     t0 = time.time()
     root = data_dir(a.data)
@@ -266,11 +266,11 @@ def main(argv=None) -> int:
         mid = out / f"{name}.mid"
         write(mid)
         piano_roll(notes, bars, out / f"{name}.png", title)
-        lv = render(mid, out / f"{name}.{a.format}", a.soundfont, a.gain, a.format)
+        lv = render(mid, out / f"{name}.{a.format}", a.soundfont, a.format)
         print(f"{name}: {len(notes)} notes, {lv['seconds']:.1f} s, peak {lv['peak_db']:.1f} dBFS, RMS {lv['rms_db']:.1f} dBFS"
               + (f"; {sox_report(lv['file'])}" if shutil.which("sox") else ""))
         if lv["peak_db"] > -0.1:
-            print(f"  warning: {name} may clip (peak {lv['peak_db']:.2f} dBFS): lower --gain", file=sys.stderr)
+            print(f"  warning: {name} reaches full scale (peak {lv['peak_db']:.2f} dBFS)", file=sys.stderr)
         return lv
 
     skip = list(a.skip) + ([] if a.no_default_skip else list(DEFAULT_SKIP))
@@ -309,7 +309,7 @@ def main(argv=None) -> int:
         f"Model `{model}` ({'shipped' if a.model_dir is None else a.model_dir}), default settings: {a.bars} bars, seed {a.seed},",
         f"temperature {settings.temperature}, top-p {settings.top_p}, key auto, tempo from arousal; conditioned on the picture's "
         + ("labelled VA." if a.va == "label" else "VA as the model reads it (as the app does)."),
-        f"Audio: fluidsynth, FluidR3 General MIDI piano, one fixed gain ({a.gain}) for every piece, mono {RATE / 1000:g} kHz.",
+        f"Audio: `synesthete render` (FluidSynth, FluidR3 General MIDI piano, one fixed gain for every piece), mono {RATE / 1000:g} kHz.",
         "Piano rolls: pitch against beats, bar lines dark, opacity = velocity.",
         "",
         "Rebuild with `python scripts/listening_pack.py" + (" --for-repo" if a.for_repo else "")

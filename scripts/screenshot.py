@@ -1,11 +1,14 @@
 """Take docs/screenshot.png of the real window under Xvfb.
 
     python scripts/screenshot.py [--out docs/screenshot.png] [--image examples/coffee.jpg]
+    python scripts/screenshot.py --preview --out docs/screenshot_preview.png   # during Preview
 
 Needs xvfb-run (apt-get install -y $(cat scripts/apt-packages.txt)); without a display the
 script re-runs itself under it. It opens the picture, moves the target a little toward calm
 (as a user shaping the mood would), generates two variations, selects the best and grabs
 the window. Settings go to a throwaway directory so a developer's own choices never leak in.
+With ``--preview`` it presses Preview and grabs the window with the playhead mid-piece; the
+audio goes to a sink that only keeps time (this machine has no sound card).
 """
 from __future__ import annotations
 
@@ -20,6 +23,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (1280, 820)
+
+
+class TimeKeepingSink:
+    """An audio output that plays nowhere but keeps real time, so the playhead moves."""
+
+    def play(self, frames, sample_rate):
+        self.n, self.rate, self.t0 = len(frames), sample_rate, time.monotonic()
+
+    def position(self):
+        return min(self.n, int((time.monotonic() - self.t0) * self.rate))
+
+    def active(self):
+        return self.position() < self.n
+
+    def stop(self):
+        self.n = 0
 
 
 def under_xvfb() -> int:
@@ -37,6 +56,7 @@ def main() -> int:
     ap.add_argument("--image", default=str(ROOT / "examples" / "coffee.jpg"))
     ap.add_argument("--target", nargs=2, type=float, metavar=("V", "A"), default=(0.45, -0.35),
                     help="the target VA to drag to (default: a calm point)")
+    ap.add_argument("--preview", action="store_true", help="grab the window during Preview, playhead mid-piece")
     args = ap.parse_args()
     if not os.environ.get("DISPLAY") and not os.environ.get("SYNESTHETE_SCREENSHOT_CHILD"):
         return under_xvfb()
@@ -56,7 +76,7 @@ def main() -> int:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     apply_dark_theme(app)
-    w = MainWindow(make_settings())
+    w = MainWindow(make_settings(), audio_sink=TimeKeepingSink() if args.preview else None)
     w.resize(*SIZE)
     w.show()
 
@@ -79,6 +99,9 @@ def main() -> int:
     pump(lambda: not w.generating(), 60, "generation")
     w.results.list.setCurrentRow(0)  # the best fit
     w.statusBar().clearMessage()
+    if args.preview:
+        w.preview()
+        pump(lambda: (w.results.roll.playhead() or 0) > 6.0, 30, "the preview's playhead")
     for _ in range(20):  # let layouts settle and the last paints land
         app.processEvents()
         time.sleep(0.02)

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import mido
+import numpy as np
 import pytest
 
 pytest.importorskip("PyQt6")
@@ -25,9 +26,11 @@ from PyQt6.QtTest import QTest  # noqa: E402
 from desktop import theme  # noqa: E402
 from desktop.app import make_settings  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
+from engine.audio import AudioError  # noqa: E402
 from engine.events import VA  # noqa: E402
 from engine.request import GenerationSettings  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
+from test_audio import ClockSink, needs_synth  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COFFEE = ROOT / "examples" / "coffee.jpg"
@@ -55,8 +58,9 @@ def unique(prefix: str) -> str:
 def make_window(qtbot, runtime, settings):
     windows = []
 
-    def make(virtual_port: str | None = None) -> MainWindow:
-        w = MainWindow(settings, load_runtime=lambda: runtime, virtual_port=virtual_port or unique("SynApp"))
+    def make(virtual_port: str | None = None, audio_sink=None) -> MainWindow:
+        w = MainWindow(settings, load_runtime=lambda: runtime, virtual_port=virtual_port or unique("SynApp"),
+                       audio_sink=audio_sink)
         w.resize(1200, 780)
         w.show()
         windows.append(w)
@@ -416,3 +420,47 @@ def test_closing_while_streaming_a_generation_leaves_no_stuck_notes(make_window,
     assert any(m.type == "control_change" and m.control == 123 for m in sink.msgs)
     # Only notes the model produced were played, in the order they were generated.
     assert {m.note for m in sink.note_ons()} <= {n.pitch for n in w.results.roll.notes()}
+
+
+# --- Preview: audio on this computer ----------------------------------------------------------
+
+@needs_synth
+def test_preview_plays_the_selected_variation_with_a_moving_playhead_and_stops_at_once(make_window, qtbot):
+    sink = ClockSink()
+    w = make_window(audio_sink=sink)
+    drop_file(qtbot, w, COFFEE)
+    generate(qtbot, w, bars=2, variations=1)
+    assert w.output.preview_button.isEnabled()
+    QTest.mouseClick(w.output.preview_button, Qt.MouseButton.LeftButton)
+    assert sink.frames is not None and np.abs(sink.frames).max() > 1000
+    qtbot.waitUntil(lambda: (w.results.roll.playhead() or 0) > 0.5, timeout=5000)
+    assert w.output.stop_button.isEnabled() and not w.output.preview_button.isEnabled()
+    QTest.mouseClick(w.output.stop_button, Qt.MouseButton.LeftButton)
+    assert sink.stopped and w.results.roll.playhead() is None
+    assert w.output.preview_button.isEnabled()
+
+
+class NoDevice:
+    def play(self, frames, sample_rate):
+        raise AudioError("no audio output device found")
+
+    def position(self):
+        return 0
+
+    def active(self):
+        return False
+
+    def stop(self):
+        pass
+
+
+@needs_synth
+def test_preview_without_an_audio_device_says_so_in_one_line_and_the_app_goes_on(make_window, qtbot):
+    w = make_window(audio_sink=NoDevice())
+    drop_file(qtbot, w, COFFEE)
+    generate(qtbot, w, bars=1, variations=1)
+    QTest.mouseClick(w.output.preview_button, Qt.MouseButton.LeftButton)
+    assert "no audio output device" in w.error_text() and "\n" not in w.error_text()
+    assert w.generation.generate_button.isEnabled() and w.output.save_button.isEnabled()
+    generate(qtbot, w, bars=1, variations=1, seed=7)
+    assert w.variations

@@ -28,6 +28,9 @@ def add_generation_args(ap: argparse.ArgumentParser, *, tempo_note: str = "") ->
                     help=f"how far from neutral the music goes, 0..{MAX_INTENSITY:g}: 0 neutral, 1 as the picture says (default {DEFAULT_INTENSITY:g}), 2 twice as far")
     ap.add_argument("--form", default=DEFAULT_FORM, choices=FORMS,
                     help=f"free, or phrases: every second 4-bar phrase restates the one before with a new last bar (default {DEFAULT_FORM})")
+    ap.add_argument("--humanize", type=float, default=0.0, metavar="H",
+                    help="0..1: a player's timing and touch (0 = exactly on the grid, default; 1 = a few to a few tens of ms, "
+                         "accents, rolled chords); seeded, so the same seed gives the same file")
     ap.add_argument("--valence", type=float, metavar="V", help="override the image's valence, in [-1, 1] (needs --arousal)")
     ap.add_argument("--arousal", type=float, metavar="A", help="override the image's arousal, in [-1, 1] (needs --valence)")
     ap.add_argument("--model-dir", help="ONNX model directory (default: the shipped model)")
@@ -49,4 +52,4 @@ def override_va(args) -> VA | None:
 def settings_from(args) -> GenerationSettings:
     return GenerationSettings(bars=args.bars, tempo=args.tempo, key=args.key, seed=args.seed,
                               temperature=args.temperature, top_p=args.top_p, form=args.form,
-                              intensity=args.intensity)
+                              intensity=args.intensity, humanize=args.humanize)

@@ -1,4 +1,4 @@
-"""``generate``, ``va``, ``music-va`` and ``bench``: the file-and-number half of the command line."""
+"""``generate``, ``render``, ``va``, ``music-va`` and ``bench``: the file-and-number half of the command line."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +14,18 @@ def add_parsers(sub) -> None:
     g.add_argument("image")
     g.add_argument("-o", "--out", required=True, help="output .mid file")
     add_generation_args(g)
+    g.add_argument("--wav", metavar="OUT.wav", help="also render the piece to audio (44.1 kHz stereo WAV)")
+    g.add_argument("--soundfont", metavar="SF2", help=SOUNDFONT_HELP)
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("render", help="render a MIDI file to a WAV with a SoundFont",
+                       description="Render any MIDI file to 16-bit 44.1 kHz stereo audio with FluidSynth.")
+    r.add_argument("midi", metavar="IN.mid")
+    r.add_argument("-o", "--out", required=True, metavar="OUT.wav")
+    r.add_argument("--soundfont", metavar="SF2", help=SOUNDFONT_HELP)
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_render)
 
     v = sub.add_parser("va", help="an image's valence/arousal")
     v.add_argument("image")
@@ -36,6 +46,10 @@ def add_parsers(sub) -> None:
     b.set_defaults(func=cmd_bench)
 
 
+SOUNDFONT_HELP = ("SoundFont (.sf2/.sf3) to play the notes with (default: $SYNESTHETE_SOUNDFONT, else the "
+                  "system's General MIDI SoundFont, e.g. Debian's fluid-soundfont-gm)")
+
+
 def load_runtime(args):
     from ..runtime import Runtime
 
@@ -49,6 +63,12 @@ def check_image_path(p: str) -> None:
 
 def cmd_generate(args) -> int:
     out = check_output_path(args.out, inputs=[args.image])  # before any work: never the picture, a FIFO or a device
+    wav = None
+    if args.wav:
+        from ..audio import Synth
+
+        wav = check_output_path(args.wav, inputs=[args.image, args.out])
+        Synth(args.soundfont).close()  # no SoundFont or synth: say so before the model runs
     check_image_path(args.image)
     va = override_va(args)
     settings = settings_from(args)
@@ -59,8 +79,20 @@ def cmd_generate(args) -> int:
     obj = {"path": str(path), "image_va": enc.va.as_dict(), "target_va": piece.target.as_dict(), "notes": len(piece.notes),
            "seconds": round(piece.seconds, 3), "bars": settings.bars, "tempo": piece.tempo, "key": piece.key.name, "seed": settings.seed}
     t, i = piece.target, enc.va
-    emit(args, obj, f"wrote {path}: {len(piece.notes)} notes, {settings.bars} bars at {piece.tempo:g} BPM in {piece.key.name} "
+    also = ""
+    if wav is not None:
+        obj["wav"] = str(piece.render(wav, args.soundfont))
+        also = f" and {obj['wav']}"
+    emit(args, obj, f"wrote {path}{also}: {len(piece.notes)} notes, {settings.bars} bars at {piece.tempo:g} BPM in {piece.key.name} "
          f"(image VA {i.valence:+.2f}/{i.arousal:+.2f}, target {t.valence:+.2f}/{t.arousal:+.2f}, {t.mood})")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from ..audio import render_midi
+
+    path, seconds = render_midi(args.midi, args.out, args.soundfont)
+    emit(args, {"path": str(path), "seconds": round(seconds, 3)}, f"wrote {path}: {seconds:.2f} s of audio")
     return 0
 
 
