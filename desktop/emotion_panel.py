@@ -1,7 +1,8 @@
-"""The *Emotion* panel: the valence-arousal plane, the two readouts, and "Use image's VA".
+"""The *Emotion* panel: the valence-arousal plane, the two readouts, "Use image's VA", and the arc.
 
 It owns the target the music is composed for. A new picture moves the gold ring and, unless
-the user has moved the target themselves (``override``), the target with it.
+the user has moved the target themselves (``override``), the target with it. With **Draw arc**
+on, a drag on the plane draws the path the piece follows bar by bar; turning it off clears it.
 """
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ class EmotionPanel(QGroupBox):
         self.intensity_slider.setToolTip("How far from neutral the music goes: 0 neutral, 1× as the target says, 2× twice as far")
         self.intensity_slider.setAccessibleName("Intensity")
         self.intensity_label = QLabel()
+        self.arc_button = QPushButton("✎  Draw arc")
+        self.arc_button.setCheckable(True)
+        self.arc_button.setToolTip("Drag on the plane to draw the emotion's path through the piece, bar by bar; "
+                                   "press again to go back to one emotion")
+        self.arc_label = QLabel("")
+        self.arc_label.setObjectName("dim")
         col = QVBoxLayout(self)
         col.addWidget(self.plane, 1)
         col.addLayout(self._readouts())
@@ -45,7 +52,13 @@ class EmotionPanel(QGroupBox):
         row.addWidget(self.intensity_slider, 1)
         row.addWidget(self.intensity_label)
         col.addLayout(row)
-        col.addWidget(self.reset_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.reset_button, 1)
+        buttons.addWidget(self.arc_button, 1)
+        col.addLayout(buttons)
+        col.addWidget(self.arc_label)
+        self.arc_button.toggled.connect(self._arc_mode)
+        self.plane.arcDrawn.connect(self._arc_drawn)
         self.plane.targetChanged.connect(lambda v, a: self.set_user_target(VA(v, a)))
         self.reset_button.clicked.connect(self.use_image_va)
         self.intensity_slider.valueChanged.connect(lambda _v: self._aim_moved())
@@ -69,6 +82,20 @@ class EmotionPanel(QGroupBox):
 
     def target(self) -> VA:
         return self.plane.target()
+
+    def arc(self) -> tuple[VA, ...]:
+        """The drawn arc (empty unless Draw arc is on and a path was drawn)."""
+        return self.plane.arc() if self.arc_button.isChecked() else ()
+
+    def _arc_mode(self, on: bool) -> None:
+        self.plane.set_arc_mode(on)
+        if not on:
+            self.plane.set_arc(())
+        self._refresh()
+
+    def _arc_drawn(self, arc) -> None:
+        self.override = True
+        self._move_target(arc[0])   # the piece opens where the arc starts
 
     def intensity(self) -> float:
         return self.intensity_slider.value() / 100.0
@@ -119,3 +146,6 @@ class EmotionPanel(QGroupBox):
         self.target_readout.setText(readout(self.target()) + ("  (yours)" if self.override else ""))
         self.intensity_label.setText(f"{self.intensity():.2f}×")
         self.reset_button.setEnabled(self.image_va is not None and self.override)
+        arc = self.arc()
+        self.arc_label.setText(f"Arc: {readout(arc[0])} → {readout(arc[-1])}, {len(arc)} points" if arc
+                               else ("Drag on the plane to draw the arc" if self.arc_button.isChecked() else ""))

@@ -12,7 +12,7 @@ import random
 
 from PyQt6.QtCore import QSettings, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider,
+    QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider,
     QSpinBox, QToolButton, QWidget,
 )
 
@@ -108,6 +108,8 @@ class GeneratePanel(QGroupBox):
         for value, label in FORM_CHOICES:
             self.form.addItem(label, value)
         self.form.setToolTip("Phrases: every second 4-bar phrase comes back, with a new last bar, as songs and loops do")
+        self.scale_lock = QCheckBox("In key only")
+        self.scale_lock.setToolTip("Scale lock: every note in the key's scale (the chosen key, the phrase's, or the automatic one)")
         self.humanize = QSlider(Qt.Orientation.Horizontal)
         self.humanize.setRange(0, 100)  # percent of the engine's 0..MAX_HUMANIZE
         self.humanize.setAccessibleName("Humanize")
@@ -131,7 +133,7 @@ class GeneratePanel(QGroupBox):
         cells = [("Bars", self.bars), ("Tempo", _hbox(self.tempo, self.auto_tempo)), ("Key", self.key),
                  ("Temperature", self.temperature), ("Seed", _hbox(self.seed, self.dice)),
                  ("Variations", self.n_variations), ("Form", self.form),
-                 ("Humanize", self.humanize)]
+                 ("Humanize", self.humanize), ("Scale", self.scale_lock)]
         for i, (name, w) in enumerate(cells):
             row, col = divmod(i, 3)
             lab = QLabel(name)
@@ -147,13 +149,14 @@ class GeneratePanel(QGroupBox):
         act.addWidget(self.generate_button)
         act.addWidget(self.cancel_button)
         act.addWidget(self.progress, 1)
-        g.addLayout(act, 3, 0, 1, 6)
+        g.addLayout(act, g.rowCount(), 0, 1, 6)
 
     # --- the request ---------------------------------------------------------------------
-    def settings(self, intensity: float = 1.0) -> list[GenerationSettings]:
+    def settings(self, intensity: float = 1.0, arc: tuple[VA, ...] = ()) -> list[GenerationSettings]:
         """One request per variation. Raises ``SettingError`` (a ValueError) on a bad value."""
         tempo = None if self.auto_tempo.isChecked() else float(self.tempo.value())
-        base = dict(bars=self.bars.value(), tempo=tempo, key=self.key.currentData(),
+        base = dict(bars=self.bars.value(), tempo=tempo, key=self.key.currentData(), arc=tuple(arc),
+                    scale_lock=self.scale_lock.isChecked(),
                     temperature=round(self.temperature.value(), 3), form=self.form.currentData(), intensity=intensity,
                     humanize=round(self.humanize.value() / 100 * MAX_HUMANIZE, 2))
         return [GenerationSettings(seed=self.seed.value() + i, **base) for i in range(self.n_variations.value())]
@@ -206,6 +209,7 @@ class GeneratePanel(QGroupBox):
         self.auto_tempo.setChecked(s.value("generate/autoTempo", DEFAULTS["auto_tempo"], type=bool))
         self.form.setCurrentIndex(max(0, self.form.findData(s.value("generate/form", DEFAULTS["form"], type=str))))
         self.humanize.setValue(s.value("generate/humanize", DEFAULTS["humanize"], type=int))
+        self.scale_lock.setChecked(s.value("generate/scaleLock", False, type=bool))
 
     def save(self, s: QSettings) -> None:
         s.setValue("generate/bars", self.bars.value())
@@ -217,3 +221,4 @@ class GeneratePanel(QGroupBox):
         s.setValue("generate/variations", self.n_variations.value())
         s.setValue("generate/form", self.form.currentData())
         s.setValue("generate/humanize", self.humanize.value())
+        s.setValue("generate/scaleLock", self.scale_lock.isChecked())

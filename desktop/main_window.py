@@ -16,7 +16,9 @@ from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMainWindow, QVBox
 
 from engine.errors import SettingError
 from engine.events import VA, NoteEvent
+from engine.midi_io import MidiError
 from engine.outputs import check_output_path
+from engine.primer import Primer, PrimerError, primer_from_midi
 from engine.ports import DEFAULT_OUTPUT, PortError
 from engine.runtime import Encoding, Runtime
 
@@ -46,6 +48,7 @@ class MainWindow(QMainWindow):
         self.job_id: int | None = None
         self.job: GenerationJob | None = None
         self._image_req: int | None = None
+        self.primer: Primer | None = None        # a dropped phrase the music continues
         self._playing: int | None = None        # index of the variation playing (None: nothing, or the stream)
         self._playing_stream = False
         self._played_notes = 0
@@ -153,6 +156,8 @@ class MainWindow(QMainWindow):
 
     def _connect_panels(self) -> None:
         self.picture.sourceChosen.connect(self._request_image)
+        self.picture.phraseChosen.connect(self.load_phrase)
+        self.picture.phraseCleared.connect(lambda: self.load_phrase(None))
         self.picture.failed.connect(self.show_error)
         self.emotion.aimChanged.connect(self.generation.follow_target)
         self.generation.generateRequested.connect(self.generate)
@@ -219,6 +224,23 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path) -> None:
         self.picture.open_path(path)
 
+    def load_phrase(self, path: str | Path | None) -> None:
+        """Continue this MIDI phrase from now on (None: start from nothing again)."""
+        self.clear_error()
+        if path is None:
+            self.primer = None
+            self.picture.show_phrase(None)
+            return
+        try:
+            primer = primer_from_midi(path)
+        except (MidiError, PrimerError) as err:
+            self.show_error(str(err))
+            return
+        self.primer = primer
+        tempo = f" at {primer.tempo:g} BPM" if primer.tempo else ""
+        self.picture.show_phrase(f"Continuing {primer.name}: {primer.bars} bar{'s' if primer.bars > 1 else ''} "
+                                 f"in {primer.key.name}{tempo}")
+
     def _request_image(self, source: ImageSource) -> None:
         self.clear_error()
         self._image_req = self.worker.analyse_image(source)  # results of older requests are ignored
@@ -264,13 +286,15 @@ class MainWindow(QMainWindow):
         if not self._runtime_ok:
             return
         try:
-            settings = self.generation.settings(intensity=self.emotion.intensity())
+            settings = self.generation.settings(intensity=self.emotion.intensity(), arc=self.emotion.arc())
+            if self.primer is not None:  # the phrase's key and tempo where the user left them automatic
+                settings = [self.primer.settle(s) for s in settings]
         except SettingError as err:
             self.show_error(str(err))
             return
         self.clear_error()
         self.player.stop()
-        self.job = GenerationJob(tuple(settings), self.target(), self.encoding)
+        self.job = GenerationJob(tuple(settings), self.target(), self.encoding, self.primer)
         self.results.begin(settings[0].bars, self.job.target.mood)
         self.job_id = self.worker.generate(self.job)
         self.generation.job_started(len(settings))

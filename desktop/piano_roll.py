@@ -2,6 +2,8 @@
 
 It only draws what it is given: notes arrive whole (a finished variation) or one by one (the
 first variation while it is being generated), and the playhead beat comes from the player.
+When the emotion moves through the piece (an arc, several pictures), each bar's VA is shown
+on the ruler: a chip in its mood's colour with the numbers where there is room.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from PyQt6.QtCore import QPointF, QRectF, QSize, Qt
 from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from engine.events import BEATS_PER_BAR, NoteEvent
+from engine.events import BEATS_PER_BAR, VA, NoteEvent
 
 from . import theme
 
@@ -55,6 +57,7 @@ class PianoRoll(QWidget):
         self._sounding: set[int] = set()
         self._placeholder = "Generate to see the notes here."
         self._caption = ""
+        self._bar_vas: list[VA] = []
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(360, 220)
         self.setAccessibleName("Piano roll")
@@ -74,6 +77,14 @@ class PianoRoll(QWidget):
         self._sounding.clear()
         self.setAccessibleDescription(f"{len(self._notes)} notes over {bars} bars. {caption}")
         self.update()
+
+    def set_bar_vas(self, vas: list[VA]) -> None:
+        """The VA each bar was composed for (empty: one VA throughout, nothing shown)."""
+        self._bar_vas = list(vas)
+        self.update()
+
+    def bar_vas(self) -> list[VA]:
+        return list(self._bar_vas)
 
     def add_note(self, note: NoteEvent) -> None:
         self._notes.append(note)
@@ -172,8 +183,20 @@ class PianoRoll(QWidget):
                 p.setPen(theme.TEXT_DIM)
                 p.drawText(QRectF(x + 4, 0, bar_w - 4, RULER_H), Qt.AlignmentFlag.AlignVCenter,
                            str(b // BEATS_PER_BAR + 1))
+        self._paint_bar_vas(p, g, bar_w)
         p.setPen(QPen(theme.GRID, 1))
         p.drawLine(QPointF(0, RULER_H - 0.5), QPointF(self.width(), RULER_H - 0.5))
+
+    def _paint_bar_vas(self, p: QPainter, g: _Grid, bar_w: float) -> None:
+        fm = p.fontMetrics()
+        for i, va in enumerate(self._bar_vas):
+            x = g.x_of(i * BEATS_PER_BAR) + 4 + fm.horizontalAdvance(str(i + 1)) + 6
+            colour = QColor(theme.QUADRANT_COLOURS[va.mood])
+            p.fillRect(QRectF(x, RULER_H / 2 - 4, 8, 8), colour)
+            text = f"{va.valence:+.1f} {va.arousal:+.1f}"
+            if fm.horizontalAdvance(text) + 30 < bar_w:
+                p.setPen(colour)
+                p.drawText(QRectF(x + 11, 0, bar_w, RULER_H), Qt.AlignmentFlag.AlignVCenter, text)
 
     def _paint_notes(self, p: QPainter, g: _Grid) -> None:
         # Brightness follows velocity; sounding notes light up while playing.

@@ -3,7 +3,8 @@ one-line message under them.
 
 It turns what the user gives (a file chosen in a dialog, the clipboard, a drop handed over by
 the window) into an ``ImageSource`` and emits it; reading the pixels is the worker's job, so
-a huge or broken file never blocks the window.
+a huge or broken file never blocks the window. A dropped ``.mid`` is a phrase to continue
+(``phraseChosen``); its line under the picture says what was read, with Clear beside it.
 """
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ from .image_input import NotAnImage, can_accept, source_from_mime
 from .widgets import Thumbnail
 from .worker import ImageSource
 
+MIDI_SUFFIXES = (".mid", ".midi", ".smf")
 IMAGE_FILTER = "Pictures (*.jpg *.jpeg *.png *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
 
 
 class PicturePanel(QGroupBox):
     sourceChosen = pyqtSignal(object)   # ImageSource to read
     failed = pyqtSignal(str)            # what was given is not a picture (one line)
+    phraseChosen = pyqtSignal(object)   # Path of a dropped .mid to continue
+    phraseCleared = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Picture", parent)
@@ -45,6 +49,17 @@ class PicturePanel(QGroupBox):
         col.addWidget(self.thumb)
         col.addLayout(row)
         col.addWidget(self.error_label)
+        self.phrase_label = QLabel("Drop a .mid here too, and the music continues it")
+        self.phrase_label.setObjectName("dim")
+        self.phrase_label.setWordWrap(True)
+        self.clear_phrase_button = QPushButton("Clear")
+        self.clear_phrase_button.setToolTip("Start from nothing again instead of continuing the phrase")
+        self.clear_phrase_button.hide()
+        phrase = QHBoxLayout()
+        phrase.addWidget(self.phrase_label, 1)
+        phrase.addWidget(self.clear_phrase_button)
+        col.addLayout(phrase)
+        self.clear_phrase_button.clicked.connect(self.phraseCleared)
         self.open_button.clicked.connect(self.open_file)
         self.paste_button.clicked.connect(self.paste)
 
@@ -72,6 +87,9 @@ class PicturePanel(QGroupBox):
         except NotAnImage as err:
             self.failed.emit(str(err))
             return
+        if source.path is not None and source.path.suffix.lower() in MIDI_SUFFIXES:
+            self.phraseChosen.emit(source.path)
+            return
         self.sourceChosen.emit(source)
 
     @staticmethod
@@ -82,6 +100,11 @@ class PicturePanel(QGroupBox):
     def show_picture(self, label: str | None, thumb: QImage) -> None:
         self.image_name.setText(label or "Pasted picture")
         self.thumb.set_pixmap(QPixmap.fromImage(thumb))
+
+    def show_phrase(self, text: str | None) -> None:
+        """The phrase being continued (None: none)."""
+        self.phrase_label.setText(text or "Drop a .mid here too, and the music continues it")
+        self.clear_phrase_button.setVisible(text is not None)
 
     def set_drop_highlight(self, on: bool) -> None:
         self.thumb.set_highlight(on)

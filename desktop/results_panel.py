@@ -61,6 +61,7 @@ class ResultsPanel(QWidget):
         self.list.clear()
         self.roll.clear("Generating…")
         self.roll.set_piece([], bars)
+        self.roll.set_bar_vas([])
         self.caption.setText(f"Variation 1 · generating for {mood}…")
         self.selectionChanged.emit(None)
 
@@ -120,6 +121,8 @@ class ResultsPanel(QWidget):
         if v is not None:
             self.streaming = False
             self.roll.set_piece(list(v.notes), v.settings.bars)
+            s = v.settings
+            self.roll.set_bar_vas([s.bar_aim(v.target, b) for b in range(s.bars)] if s.arc else [])
             self.caption.setText(f"{self._head(v)}  ·  {key_label(v.key_name)}  ·  {v.settings.bars} bars at "
                                  f"{v.tempo:g} BPM  ·  {len(v.notes)} notes  ·  seed {v.settings.seed}")
         self.selectionChanged.emit(v)

@@ -5,6 +5,10 @@ The gold ring is what the picture says; the blue dot is the target the music is 
 for, which the user can drag, click to, or nudge with the arrow keys (Shift: fine steps,
 Ctrl: coarse). Numbered marks are the results' judged VA, so a user can see at a glance which
 variation lands closest to what they asked for.
+
+In arc mode a drag draws an emotion arc instead: the path from press to release, resampled to
+at most ``ARC_POINTS`` points evenly along its length, which the piece then moves through bar
+by bar (``GenerationSettings.arc``); it is drawn as a line with an arrow at its end.
 """
 from __future__ import annotations
 
@@ -23,6 +27,30 @@ FINE_NUDGE = 0.01
 COARSE_NUDGE = 0.25
 GRAB_RADIUS_PX = 14
 MARGIN = 30  # room for the axis captions outside the square
+ARC_POINTS = 8      # a drawn arc keeps this many points at most (evenly along the path)
+MIN_ARC_LENGTH = 0.1  # in plane units: a shorter drag is a click, not an arc
+
+
+def resample(path: list[VA], n: int = ARC_POINTS) -> tuple[VA, ...]:
+    """``n`` points evenly spaced along ``path`` by length (fewer when the path has fewer),
+    first and last kept; () for a path shorter than ``MIN_ARC_LENGTH``."""
+    if len(path) < 2:
+        return ()
+    seg = [((b.valence - a.valence) ** 2 + (b.arousal - a.arousal) ** 2) ** 0.5 for a, b in zip(path, path[1:])]
+    total = sum(seg)
+    if total < MIN_ARC_LENGTH:
+        return ()
+    n = max(2, min(n, len(path)))
+    out, walked, i = [], 0.0, 0
+    for k in range(n):
+        want = total * k / (n - 1)
+        while i < len(seg) - 1 and walked + seg[i] < want:
+            walked += seg[i]
+            i += 1
+        f = 0.0 if seg[i] == 0 else min(1.0, (want - walked) / seg[i])
+        a, b = path[i], path[i + 1]
+        out.append(VA(round(a.valence + f * (b.valence - a.valence), 3), round(a.arousal + f * (b.arousal - a.arousal), 3)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -38,6 +66,7 @@ def _clip(x: float) -> float:
 
 class VAPlane(QWidget):
     targetChanged = pyqtSignal(float, float)  # the user moved the target (not programmatic sets)
+    arcDrawn = pyqtSignal(object)             # tuple[VA, ...]: the user drew an arc (arc mode)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,6 +75,9 @@ class VAPlane(QWidget):
         self._marks: list[Mark] = []
         self._aim: VA | None = None
         self._dragging = False
+        self._arc_mode = False
+        self._drawing: list[VA] = []
+        self._arc: tuple[VA, ...] = ()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         sp = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -75,6 +107,17 @@ class VAPlane(QWidget):
 
     def set_marks(self, marks: list[Mark]) -> None:
         self._marks = list(marks)
+        self.update()
+
+    def set_arc_mode(self, on: bool) -> None:
+        self._arc_mode = bool(on)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+
+    def arc(self) -> tuple[VA, ...]:
+        return self._arc
+
+    def set_arc(self, arc: tuple[VA, ...]) -> None:
+        self._arc = tuple(arc)
         self.update()
 
     def aim(self) -> VA | None:
@@ -130,6 +173,10 @@ class VAPlane(QWidget):
         if e.button() != Qt.MouseButton.LeftButton:
             return super().mousePressEvent(e)
         self.setFocus(Qt.FocusReason.MouseFocusReason)
+        if self._arc_mode:
+            self._drawing = [VA(*self.to_va(e.position()))]
+            self.update()
+            return
         if self.plot_rect().adjusted(-GRAB_RADIUS_PX, -GRAB_RADIUS_PX, GRAB_RADIUS_PX, GRAB_RADIUS_PX).contains(e.position()):
             # Clicking anywhere jumps the target there, then the same press drags it.
             self._dragging = True
@@ -137,6 +184,10 @@ class VAPlane(QWidget):
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
 
     def mouseMoveEvent(self, e: QMouseEvent) -> None:
+        if self._arc_mode and self._drawing:
+            self._drawing.append(VA(*self.to_va(e.position())))
+            self.update()
+            return
         if self._dragging:
             self._user_moves_target(*self.to_va(e.position()))
             return
@@ -144,6 +195,14 @@ class VAPlane(QWidget):
         self.setCursor(Qt.CursorShape.OpenHandCursor if near else Qt.CursorShape.CrossCursor)
 
     def mouseReleaseEvent(self, e: QMouseEvent) -> None:
+        if self._arc_mode and self._drawing and e.button() == Qt.MouseButton.LeftButton:
+            path, self._drawing = self._drawing + [VA(*self.to_va(e.position()))], []
+            arc = resample(path)
+            if arc:
+                self._arc = arc
+                self.arcDrawn.emit(arc)
+            self.update()
+            return
         if self._dragging and e.button() == Qt.MouseButton.LeftButton:
             self._dragging = False
             self._user_moves_target(*self.to_va(e.position()))
@@ -170,9 +229,32 @@ class VAPlane(QWidget):
         self._paint_mood_names(p, r)
         self._paint_axis_captions(p, r)
         self._paint_marks(p)
+        self._paint_arc(p)
         self._paint_aim(p)
         self._paint_points(p, r)
         p.end()
+
+    def _paint_arc(self, p: QPainter) -> None:
+        pts = [self.to_point(v) for v in (self._drawing or self._arc)]
+        if len(pts) < 2:
+            return
+        p.setPen(QPen(theme.ACCENT, 2.5 if not self._drawing else 1.5))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        path = QPainterPath(pts[0])
+        for pt in pts[1:]:
+            path.lineTo(pt)
+        p.drawPath(path)
+        if not self._drawing:  # an arrowhead where the piece ends, dots where it passes
+            a, b = pts[-2], pts[-1]
+            d = b - a
+            length = max(1e-6, (d.x() ** 2 + d.y() ** 2) ** 0.5)
+            u = QPointF(d.x() / length, d.y() / length)
+            left = b - u * 11 + QPointF(-u.y(), u.x()) * 6
+            right = b - u * 11 - QPointF(-u.y(), u.x()) * 6
+            p.setBrush(theme.ACCENT)
+            p.drawPolygon([b, left, right])
+            for pt in pts[:-1]:
+                p.drawEllipse(pt, 3, 3)
 
     def _paint_aim(self, p: QPainter) -> None:
         # intensity moves the music along the line from the centre through the target

@@ -28,6 +28,7 @@ from PyQt6.QtGui import QImage
 
 from engine.events import VA, NoteEvent
 from engine.images import ImageError, load_image, load_image_bytes
+from engine.primer import Primer
 from engine.request import GenerationSettings, Judged, Piece, judge_piece, rank_by_fit
 from engine.runtime import Encoding, Runtime
 
@@ -98,6 +99,7 @@ class GenerationJob:
     settings: tuple[GenerationSettings, ...]   # one per variation
     target: VA
     encoding: Encoding | None = field(default=None, compare=False)   # the picture's; None: from VA alone
+    primer: Primer | None = field(default=None, compare=False)       # a phrase to continue (engine.primer)
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
 
     @property
@@ -294,14 +296,15 @@ class EngineThread(QThread):
         try:
             for i, s in enumerate(job.settings):
                 tokens: list[int] = []   # kept so the variation's Piece is the engine's, tokens included
-                gen = rt.notes(s, encoding, job.target, tokens_out=tokens)
+                prime = job.primer.tokens(s.key_for(job.target).mode, rt.config["block_size"]) if job.primer else ()
+                gen = rt.notes(s, encoding, job.target, tokens_out=tokens, prime=prime)
                 notes = self._sample(jid, job, i, gen, progress)
                 if job.cancel.is_set():
                     self.generationCancelled.emit(jid)
                     return
                 progress.done(s.beats)
                 piece = Piece(tuple(notes), s, job.target, image=encoding.image, model=rt.model_id,
-                              tokens=tuple(tokens))
+                              tokens=tuple(tokens), primer=job.primer)
                 v = Variation(i, piece, judge_piece(piece, rt.judge))
                 results.append(v)
                 self.variationReady.emit(jid, v)

@@ -3,34 +3,62 @@
 ONNX Runtime (the product), PyTorch (evaluation of every run, the LSTM included) and the
 benchmark all come through here, so a piece is made the same way wherever it is made: the
 mode from the resolved key, grammar-masked sampling (``engine.sampling``), transposition from
-C major / A minor to the key, and notes cut at the last bar line so a clip loops cleanly.
+C major / A minor to the key, humanizing, and notes cut at the last bar line so a clip loops
+cleanly.
+
+Emotion may change bar by bar: with an arc (``GenerationSettings.arc``), several pictures, or
+live steering (``steer``), the stepper is re-conditioned where each bar begins. A primer (the
+musician's phrase, as tokens of whole bars) is fed first and the piece continues it; the
+notes returned are the continuation's, from beat 0.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from .events import VA, NoteEvent
+from .events import BEATS_PER_BAR, VA, NoteEvent
 from .humanize import humanize
 from .keys import transpose_from_reference
 from .request import GenerationSettings, Piece
 from .sampling import SamplingSettings, Stepper, TokenStream, phrase_plan
+from .tokens import BAR
 
 
-def sampling_settings(settings: GenerationSettings, target: VA) -> SamplingSettings:
-    plan = phrase_plan(settings.bars) if settings.form == "phrases" else ()
-    return SamplingSettings(bars=settings.bars, temperature=settings.temperature, top_p=settings.top_p,
-                            seed=settings.seed, mode=settings.key_for(target).mode, plan=plan)
+@dataclass(frozen=True)
+class BarAim:
+    """What one bar is composed for: an aimed VA and, when the picture changes, its memory."""
+
+    va: VA
+    memory: object | None = None
+
+
+KEY_PULL = 1.0  # a continuation leans toward the primer's key (engine.sampling.key_pull_bias)
+Steer = Callable[[int], "BarAim | None"]  # bar of the new music (0-based) → its aim, or None: as before
+
+
+def sampling_settings(settings: GenerationSettings, target: VA, prime: tuple[int, ...] = ()) -> SamplingSettings:
+    """The token loop's settings; the expression bias starts at the first bar's aimed arousal."""
+    primed = prime.count(BAR)
+    plan: tuple = ()
+    if settings.form == "phrases":
+        plan = (None,) * primed + tuple(None if r is None else r + primed for r in phrase_plan(settings.bars))
+    return SamplingSettings(bars=primed + settings.bars, temperature=settings.temperature, top_p=settings.top_p,
+                            seed=settings.seed, mode=settings.key_for(target).mode, plan=plan, prime=tuple(prime),
+                            scale_lock=settings.scale_lock, arousal=settings.bar_aim(target, 0).arousal,
+                            expression=settings.expression, key_pull=KEY_PULL if prime else 0.0)
 
 
 def compose_notes(stepper_for: Callable[[VA], Stepper], settings: GenerationSettings, target: VA,
-                  tokens_out: list[int] | None = None) -> Iterator[NoteEvent]:
+                  tokens_out: list[int] | None = None, *, steer: Steer | None = None,
+                  prime: tuple[int, ...] = ()) -> Iterator[NoteEvent]:
     """Notes of one piece in start order, yielded as soon as each is sampled.
 
     ``stepper_for(va)`` makes the backend's decoder conditioned on ``va``: it is given the aimed VA
-    (``settings.aim(target)``), which also decides the mode and key. ``tokens_out`` receives
-    every sampled token (for token error rates)."""
+    of the first bar (``settings.bar_aim``), which also decides the mode and key. ``steer(bar)``
+    (live) or the settings' arc re-aim each later bar. ``tokens_out`` receives every sampled
+    token (for token error rates)."""
     end = settings.beats
-    played = humanize(_grid_notes(stepper_for, settings, target, tokens_out), settings.humanize,
+    played = humanize(_grid_notes(stepper_for, settings, target, tokens_out, steer, prime), settings.humanize,
                       settings.seed, settings.tempo_for(target))
     for n in played:
         if n.start >= end:  # pushed past the last bar line by a late hand: cut, as the clip is
@@ -38,19 +66,39 @@ def compose_notes(stepper_for: Callable[[VA], Stepper], settings: GenerationSett
         yield n if n.end <= end else NoteEvent(n.pitch, n.velocity, n.start, end - n.start, n.channel)
 
 
-def _grid_notes(stepper_for, settings: GenerationSettings, target: VA, tokens_out: list[int] | None) -> Iterator[NoteEvent]:
-    """The model's notes on the grid, in the key."""
+def _grid_notes(stepper_for, settings: GenerationSettings, target: VA, tokens_out, steer: Steer | None,
+                prime: tuple[int, ...]) -> Iterator[NoteEvent]:
+    """The model's notes on the grid, in the key, after the primer."""
     key = settings.key_for(target)
-    stepper = stepper_for(settings.aim(target))
-    for tok, notes in TokenStream(stepper, sampling_settings(settings, target)):
+    first = settings.bar_aim(target, 0)
+    stepper = stepper_for(first)
+    primed = prime.count(BAR)
+    skip = primed * BEATS_PER_BAR
+    state = {"va": first, "memory": None}
+
+    def on_bar(bar: int) -> None:
+        if bar < primed:
+            return
+        aim = steer(bar - primed) if steer is not None else None
+        if aim is None and settings.arc:  # the arc goes on where nobody steers
+            aim = BarAim(settings.bar_aim(target, bar - primed))
+        if aim is not None and (aim.va != state["va"] or aim.memory is not state["memory"]):
+            stepper.retarget((aim.va.valence, aim.va.arousal), aim.memory)
+            stream.set_arousal(aim.va.arousal)
+            state.update(va=aim.va, memory=aim.memory)
+
+    stream = TokenStream(stepper, sampling_settings(settings, target, prime), on_bar=on_bar)
+    for tok, notes in stream:
         if tokens_out is not None:
             tokens_out.append(tok)
+        if skip:
+            notes = [NoteEvent(n.pitch, n.velocity, n.start - skip, n.duration, n.channel) for n in notes if n.start >= skip]
         yield from transpose_from_reference(notes, key)
 
 
 def compose(stepper_for: Callable[[VA], Stepper], settings: GenerationSettings, target: VA, *, image: str | None = None,
-             model: str | None = None) -> Piece:
+            model: str | None = None, steer: Steer | None = None, prime: tuple[int, ...] = ()) -> Piece:
     """A whole piece at once."""
     tokens: list[int] = []
-    notes = tuple(compose_notes(stepper_for, settings, target, tokens))
+    notes = tuple(compose_notes(stepper_for, settings, target, tokens, steer=steer, prime=prime))
     return Piece(notes, settings, target, image=image, model=model, tokens=tuple(tokens))

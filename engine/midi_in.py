@@ -20,8 +20,9 @@ Public names: ``MidiIn``, ``ClockTracker``, ``cc_to_unit``, ``split_messages``.
   bar to line up — the first pulse after Start is the downbeat itself, with no time to spare.
   Stop silences the scheduler; a later Start/Continue resumes on the next bar again. System
   Reset (FF) acts as Stop and rewinds the song position.
-* CCs (default 20 → valence, 21 → arousal; 0..127 → [-1, 1]) set a thread-safe "next VA" that
-  the loop reads before each new piece.
+* CCs (default 20 → valence, 21 → arousal; 0..127 → [-1, 1]) set a thread-safe VA that
+  steering reads at each bar (``engine.steering``). Notes and CCs also go to ``on_message``
+  (``engine.listen`` records a phrase there).
 * Failure: should the input thread ever die, ``failed`` holds a ``PortError`` saying so and
   ``on_failure`` is called (``LiveStream`` stops playback with it: no deaf player).
 """
@@ -194,6 +195,7 @@ class MidiIn:
         self._resume_beat = 0.0
         self._started = threading.Event()
         self.on_stop: Callable[[], None] | None = None
+        self.on_message: Callable[[mido.Message, float], None] | None = None  # notes and CCs, for --listen
         self.on_failure: Callable[[PortError], None] | None = None
         self.failed: PortError | None = None
         self.malformed = 0  # broken messages skipped since opening
@@ -286,6 +288,8 @@ class MidiIn:
 
     def handle(self, msg: mido.Message, t: float, timed: bool = True) -> None:
         kind = msg.type
+        if kind in ("note_on", "note_off", "control_change") and self.on_message is not None:
+            self.on_message(msg, t)
         if kind == "control_change":
             with self._lock:
                 if msg.control == self.cc_valence:

@@ -18,6 +18,7 @@ from typing import Iterable
 
 from .errors import SettingError
 from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, VA, NoteEvent
+from .expression import DEFAULT_STRENGTH as DEFAULT_EXPRESSION
 from .humanize import MAX_HUMANIZE
 from .keys import Key, resolve_key
 
@@ -28,6 +29,8 @@ DEFAULT_BARS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P = 8, 1.0, 0.95
 MAX_INTENSITY, DEFAULT_INTENSITY = 2.0, 1.0  # how far from neutral the music goes (0: neutral)
 FORMS = ("free", "phrases")         # phrases: every second phrase restates the one before (engine.sampling.phrase_plan)
 DEFAULT_FORM = "free"
+MAX_EXPRESSION = 3.0
+MAX_ARC_POINTS = 32                 # an emotion arc: 2.. points spread over the bars
 # arousal → tempo: calm pictures get slower music
 TEMPO_AT_NEUTRAL, TEMPO_PER_AROUSAL = 108.0, 36.0
 
@@ -42,6 +45,30 @@ def aim(target: VA, intensity: float) -> VA:
     2 = twice as far), clipped to the plane."""
     k = float(intensity)
     return VA(max(-1.0, min(1.0, k * target.valence)), max(-1.0, min(1.0, k * target.arousal)))
+
+
+def arc_point(points: tuple[VA, ...], bar: int, bars: int) -> VA:
+    """The VA of ``bar`` (0-based) on an arc: the points spread evenly from the first bar to the
+    last, linear in between (``--arc=-0.8,-0.8;0.8,0.8`` over 8 bars: bar 0 sad, bar 7 excited)."""
+    if len(points) == 1 or bars <= 1:
+        return points[0]
+    x = min(max(bar, 0), bars - 1) / (bars - 1) * (len(points) - 1)
+    i = min(int(x), len(points) - 2)
+    f = x - i
+    a, b = points[i], points[i + 1]
+    return VA(a.valence + f * (b.valence - a.valence), a.arousal + f * (b.arousal - a.arousal))
+
+
+def parse_arc(text: str) -> tuple[VA, ...]:
+    """``"V1,A1;V2,A2;..."`` → VA points. Raises ``SettingError('arc')`` saying what is wrong."""
+    points = []
+    for i, part in enumerate(p for p in str(text).replace(" ", "").split(";") if p):
+        try:
+            v, a = (float(x) for x in part.split(","))
+            points.append(VA(v, a))
+        except (ValueError, TypeError):
+            raise SettingError("arc", f"point {i + 1} ({part!r}) must be 'valence,arousal', each in [-1, 1]") from None
+    return tuple(points)
 
 
 def check_tempo(tempo: float, field: str = "tempo") -> float:
@@ -75,6 +102,9 @@ class GenerationSettings:
     form: str = DEFAULT_FORM
     intensity: float = DEFAULT_INTENSITY
     humanize: float = 0.0       # 0 = exactly on the grid; 1 = a player's timing and touch (engine.humanize)
+    arc: tuple[VA, ...] = ()    # an emotion arc over the bars (arc_point); empty: one VA throughout
+    scale_lock: bool = False    # every pitch in the key's scale
+    expression: float = DEFAULT_EXPRESSION  # how strongly arousal shapes touch and density (engine.expression)
 
     def __post_init__(self) -> None:
         _check_int("bars", self.bars, MIN_BARS, MAX_BARS)
@@ -85,6 +115,9 @@ class GenerationSettings:
         _check_float("top_p", self.top_p, 0.0, 1.0, lo_open=True)
         _check_float("intensity", self.intensity, 0.0, MAX_INTENSITY)
         _check_float("humanize", self.humanize, 0.0, MAX_HUMANIZE)
+        _check_float("expression", self.expression, 0.0, MAX_EXPRESSION)
+        if self.arc and not (2 <= len(self.arc) <= MAX_ARC_POINTS and all(isinstance(p, VA) for p in self.arc)):
+            raise SettingError("arc", f"needs 2..{MAX_ARC_POINTS} valence,arousal points (received {len(self.arc)})")
         if self.form not in FORMS:
             raise SettingError("form", f"must be one of {', '.join(FORMS)} (received {self.form!r})")
         try:
@@ -97,11 +130,21 @@ class GenerationSettings:
         the model's conditioning all follow it."""
         return aim(target, self.intensity)
 
+    def bar_aim(self, target: VA, bar: int) -> VA:
+        """The aimed VA of one bar: on the arc when there is one, else the target's."""
+        return self.aim(arc_point(self.arc, bar, self.bars) if self.arc else target)
+
     def tempo_for(self, target: VA) -> float:
-        return float(self.tempo) if self.tempo is not None else default_tempo(self.aim(target).arousal)
+        """The given tempo, else the arousal rule: for an arc, at its mean arousal over the bars."""
+        if self.tempo is not None:
+            return float(self.tempo)
+        if self.arc:
+            return default_tempo(sum(self.bar_aim(target, b).arousal for b in range(self.bars)) / self.bars)
+        return default_tempo(self.aim(target).arousal)
 
     def key_for(self, target: VA) -> Key:
-        return resolve_key(self.key, self.aim(target).valence, self.seed)
+        """The key asked for, or the automatic one for the opening's valence (an arc's first point)."""
+        return resolve_key(self.key, self.bar_aim(target, 0).valence, self.seed)
 
     @property
     def beats(self) -> float:
@@ -111,7 +154,9 @@ class GenerationSettings:
         """Everything that regenerates a piece, as stored in its ``.mid`` (key and tempo resolved)."""
         return {"image": image, "bars": self.bars, "tempo": self.tempo_for(target), "key": self.key_for(target).name,
                 "seed": self.seed, "temperature": self.temperature, "top_p": self.top_p, "form": self.form,
-                "intensity": self.intensity, "humanize": self.humanize,
+                "intensity": self.intensity, "humanize": self.humanize, "expression": self.expression,
+                **({"arc": [[p.valence, p.arousal] for p in self.arc]} if self.arc else {}),
+                **({"scale_lock": True} if self.scale_lock else {}),
                 "valence": target.valence, "arousal": target.arousal, "model": model}
 
 
@@ -125,6 +170,9 @@ class Piece:
     image: str | None = None   # the picture's label (file name), if any
     model: str | None = None   # the model's id (hash of its training data list)
     tokens: tuple[int, ...] = ()
+    images: tuple[str, ...] = ()  # several pictures, one section each (the first is ``image``)
+    primer: object | None = None  # the engine.primer.Primer this piece continues
+    include_primer: bool = False  # write the primer's notes before the continuation
 
     @property
     def key(self) -> Key:
@@ -139,20 +187,34 @@ class Piece:
         return self.settings.beats * 60.0 / self.tempo
 
     def metadata(self) -> dict:
-        return self.settings.metadata(self.target, image=self.image, model=self.model)
+        meta = self.settings.metadata(self.target, image=self.image, model=self.model)
+        if len(self.images) > 1:
+            meta["images"] = list(self.images)
+        if self.primer is not None:
+            meta.update(prime=self.primer.name, prime_bars=self.primer.bars, include_prime=self.include_primer)
+        return meta
+
+    def written_notes(self) -> tuple[tuple[NoteEvent, ...], int]:
+        """What the file holds and its bars: the piece, or the primer followed by the piece."""
+        if self.primer is None or not self.include_primer:
+            return self.notes, self.settings.bars
+        lead = self.primer.beats
+        shifted = tuple(NoteEvent(n.pitch, n.velocity, n.start + lead, n.duration, n.channel) for n in self.notes)
+        return tuple(self.primer.notes) + shifted, self.primer.bars + self.settings.bars
 
     def write(self, path) -> "object":
         """Write as a ``.mid`` (atomic; Type 1 with tempo, key signature and this metadata)."""
         from .midi_io import write_midi
 
-        return write_midi(self.notes, path, tempo=self.tempo, key=self.key.signature, settings=self.metadata(), bars=self.settings.bars)
+        notes, bars = self.written_notes()
+        return write_midi(notes, path, tempo=self.tempo, key=self.key.signature, settings=self.metadata(), bars=bars)
 
     def render(self, path, soundfont=None) -> "object":
         """Render as a 44.1 kHz stereo WAV with a SoundFont (atomic; ``engine.audio``)."""
         from .audio import Synth, note_events, write_wav
 
         with Synth(soundfont) as synth:
-            return write_wav(synth.render(note_events(self.notes, self.tempo)), path, synth.sample_rate)[0]
+            return write_wav(synth.render(note_events(self.written_notes()[0], self.tempo)), path, synth.sample_rate)[0]
 
 
 @dataclass(frozen=True)

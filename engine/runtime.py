@@ -13,6 +13,7 @@ are created once and may serve several generations at a time (each has its own K
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -24,7 +25,7 @@ from typing import Iterator
 import numpy as np
 
 from . import calibration
-from .compose import compose, compose_notes
+from .compose import BarAim, Steer, compose, compose_notes
 from .errors import ModelError
 from .events import VA, NoteEvent
 from .images import load_image, preprocess
@@ -126,15 +127,23 @@ class OrtStepper:
         import onnxruntime as ort
 
         self._ort = ort
-        self.sess = session
-        va = np.asarray(va, np.float32).reshape(1, 2)
-        fixed = prep.run(None, {"memory": memory.astype(np.float32), "va": va})
-        self.fixed = {k: ort.OrtValue.ortvalue_from_numpy(v) for k, v in zip(("va_emb", "cross_k", "cross_v"), fixed)}
+        self.sess, self.prep = session, prep
+        self.memory = memory
+        self.retarget(va)
         cfg = config if isinstance(config, dict) else config.to_dict()
         self.block_size = cfg["block_size"]
         self.shape = (cfg["n_dec_layers"], 1, cfg["n_heads"], 0, cfg["d_model"] // cfg["n_heads"])
         self.device = "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
         self.reset()
+
+    def retarget(self, va, memory: np.ndarray | None = None) -> None:
+        """Condition what follows on ``va`` (and another picture's ``memory``): the tokens already
+        in the context keep theirs, so the music turns from here on (bar-level steering)."""
+        if memory is not None:
+            self.memory = memory
+        va = np.asarray(va, np.float32).reshape(1, 2)
+        fixed = self.prep.run(None, {"memory": self.memory.astype(np.float32), "va": va})
+        self.fixed = {k: self._ort.OrtValue.ortvalue_from_numpy(v) for k, v in zip(("va_emb", "cross_k", "cross_v"), fixed)}
 
     def reset(self) -> None:
         empty = np.zeros(self.shape, np.float32)
@@ -229,16 +238,35 @@ class Runtime:
         return OrtStepper(self.prep, self.decoder, encoding.memory, np.array([target.valence, target.arousal]), self.config)
 
     def notes(self, settings: GenerationSettings, encoding: Encoding, target: VA | None = None,
-              tokens_out: list | None = None) -> Iterator[NoteEvent]:
+              tokens_out: list | None = None, *, steer: Steer | None = None, prime: tuple[int, ...] = ()) -> Iterator[NoteEvent]:
         """Notes of one piece as they are sampled, in the resolved key. ``target`` defaults to the
-        picture's VA."""
+        picture's VA; ``steer`` re-aims each bar (live), ``prime`` is a phrase to continue
+        (``engine.primer``)."""
         target = target or encoding.va
-        return compose_notes(lambda va: self.stepper(encoding, va), settings, target, tokens_out)
+        return compose_notes(lambda va: self.stepper(encoding, va), settings, target, tokens_out, steer=steer, prime=prime)
 
-    def compose(self, settings: GenerationSettings, encoding: Encoding, target: VA | None = None) -> Piece:
+    def compose(self, settings: GenerationSettings, encoding: Encoding, target: VA | None = None, *,
+                steer: Steer | None = None, prime: tuple[int, ...] = ()) -> Piece:
         """A whole piece at once (``generate``)."""
         target = target or encoding.va
-        return compose(lambda va: self.stepper(encoding, va), settings, target, image=encoding.image, model=self.model_id)
+        return compose(lambda va: self.stepper(encoding, va), settings, target, image=encoding.image, model=self.model_id,
+                       steer=steer, prime=prime)
+
+    def sections(self, encodings: list[Encoding], settings: GenerationSettings) -> tuple[GenerationSettings, VA, Steer]:
+        """Several pictures in one piece: one section per picture (bars split evenly, in order),
+        the emotion moving through their VAs as an arc (unless the settings carry one). Returns
+        the settings with that arc, the first target, and the steering that changes picture
+        where each section begins; hand them to ``notes``/``compose`` with ``encodings[0]``."""
+        if len(encodings) < 2:
+            raise ValueError("sections need two or more pictures")
+        if not settings.arc:
+            settings = dataclasses.replace(settings, arc=tuple(e.va for e in encodings))
+        n, bars = len(encodings), settings.bars
+
+        def steer(bar: int) -> BarAim:
+            return BarAim(settings.bar_aim(encodings[0].va, bar), encodings[min(n - 1, bar * n // bars)].memory)
+
+        return settings, settings.bar_aim(encodings[0].va, 0), steer
 
     @property
     def model_id(self) -> str | None:

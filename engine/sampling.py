@@ -11,12 +11,30 @@ windows) and generation continues.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
 from .events import NoteEvent
-from .tokens import BAR, BOS, EOS, MODE0, MODES, StreamingDecoder, allowed_mask
+from .expression import arousal_bias
+from .tokens import BAR, BOS, DUR0, EOS, MODE0, MODES, N_DUR, N_PITCH, PITCH0, PITCH_MIN, VOCAB_SIZE, StreamingDecoder, allowed_mask
+
+# The reference key's scale (C major; A natural minor has the same pitch classes): scale lock
+# keeps the model there, and transposition carries it to the key asked for.
+REFERENCE_SCALE = frozenset({0, 2, 4, 5, 7, 9, 11})
+_OFF_SCALE = np.array([PITCH0 + i for i in range(N_PITCH) if (PITCH_MIN + i) % 12 not in REFERENCE_SCALE])
+TONIC_TRIAD = {"major": frozenset({0, 4, 7}), "minor": frozenset({9, 0, 4})}  # C E G / A C E
+
+
+def key_pull_bias(mode: str, pull: float) -> np.ndarray:
+    """A logit bias that leans toward the reference key: ``+pull`` on its tonic triad, ``-pull`` off
+    its scale. A continuation uses it to stay in the musician's key (the model alone drifts to
+    neighbouring keys within a bar or two)."""
+    b = np.zeros(VOCAB_SIZE, np.float64)
+    for i in range(N_PITCH):
+        pc = (PITCH_MIN + i) % 12
+        b[PITCH0 + i] = pull if pc in TONIC_TRIAD[mode] else (-pull if pc not in REFERENCE_SCALE else 0.0)
+    return b
 
 class Stepper(Protocol):
     block_size: int
@@ -38,6 +56,11 @@ class SamplingSettings:
     mode: str
     plan: tuple[int | None, ...] = ()  # per bar: the earlier bar it restates, or None (see phrase_plan)
     max_tokens_per_bar: int = 160  # a guard: no bar may run away
+    prime: tuple[int, ...] = ()  # tokens after BOS Mode (whole bars, from Bar on): the musician's phrase, continued
+    scale_lock: bool = False     # sample pitches of the reference scale only
+    arousal: float = 0.0         # the bar's aimed arousal, for the expression bias (engine.expression)
+    expression: float = 0.0      # its strength; 0 = the model alone
+    key_pull: float = 0.0        # lean toward the key (key_pull_bias); a continuation's default
 
 
 def phrase_plan(bars: int) -> tuple[int | None, ...]:
@@ -84,15 +107,30 @@ def choose(logits: np.ndarray, mask: np.ndarray, temperature: float, top_p: floa
 
 
 class TokenStream:
-    """Iterates (token, [notes]) pairs; ``tokens`` holds the full sequence so far."""
+    """Iterates (token, [notes]) pairs; ``tokens`` holds the full sequence so far.
 
-    def __init__(self, stepper: Stepper, s: SamplingSettings) -> None:
-        self.stepper, self.s = stepper, s
+    ``on_bar(bar)`` is called as the Bar token that opens ``bar`` (0-based, the primer's bars
+    included) is about to be fed, before the model writes anything in that bar: steering
+    changes the stepper's conditioning there, and a live stream holds generation back there
+    until playback comes near. A primer's tokens are fed as if sampled (they bypass
+    sampling and scale lock), so the piece continues from them."""
+
+    def __init__(self, stepper: Stepper, s: SamplingSettings, on_bar: Callable[[int], None] | None = None) -> None:
+        self.stepper, self.s, self.on_bar = stepper, s, on_bar
         self.tokens: list[int] = []
         self.decoder = StreamingDecoder()
         self.rng = np.random.default_rng(s.seed)
         self._bar_at: list[int] = []   # index in ``tokens`` of each Bar token
-        self._restating: list[int] = []  # tokens of an earlier bar still to be played again
+        self._restating: list[int] = list(s.prime)  # forced tokens: the primer, then restated bars
+        self.set_arousal(s.arousal)
+
+    def set_arousal(self, arousal: float) -> None:
+        """Aim the expression bias at ``arousal`` from the next token on (bar-level steering)."""
+        bias = arousal_bias(arousal, self.s.expression)
+        if self.s.key_pull:
+            pull = key_pull_bias(self.s.mode, self.s.key_pull)
+            bias = (pull, pull) if bias is None else (bias[0] + pull, bias[1] + pull)
+        self._bias = bias
 
     def _bar_content(self, bar: int) -> list[int]:
         """The tokens of an earlier bar, after its Bar token up to the next one."""
@@ -107,6 +145,14 @@ class TokenStream:
             if mask[tok]:
                 return tok
             self._restating.clear()  # cannot happen for a whole bar copied after a Bar; kept safe
+        if self._bias is not None:
+            after_note = DUR0 <= self.decoder.state.last < DUR0 + N_DUR
+            logits = logits + self._bias[after_note]
+        if self.s.scale_lock:
+            locked = mask.copy()
+            locked[_OFF_SCALE] = False
+            if locked.any():  # after a Position some pitch must follow: the scale has 7 per octave
+                mask = locked
         return choose(logits, mask, self.s.temperature, self.s.top_p, self.rng)
 
     def _feed_context(self, ctx: list[int]) -> np.ndarray:
@@ -144,6 +190,8 @@ class TokenStream:
             if tok == BAR:
                 self._bar_at.append(len(self.tokens) - 1)
                 bar = self.decoder.bars - 1
+                if self.on_bar is not None:
+                    self.on_bar(bar)
                 if bar < len(s.plan) and s.plan[bar] is not None:
                     # the model still hears every restated token, so what follows continues from it
                     self._restating = self._bar_content(s.plan[bar]) + [BAR]

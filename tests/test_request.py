@@ -44,7 +44,7 @@ def test_a_piece_carries_what_regenerates_it():
     p = Piece((NoteEvent(61, 80, 0.0, 1.0),), s, VA(0.5, -0.25), image="x.jpg", model="abc")
     assert p.tempo == 99.0 and p.seconds == pytest.approx(8 * 60 / 99)
     assert p.metadata() == {"image": "x.jpg", "bars": 2, "tempo": 99.0, "key": "C#", "seed": 3, "temperature": 1.0,
-                            "top_p": 0.95, "form": "phrases", "intensity": 1.0, "humanize": 0.0, "valence": 0.5, "arousal": -0.25, "model": "abc"}
+                            "top_p": 0.95, "form": "phrases", "intensity": 1.0, "humanize": 0.0, "expression": 1.0, "valence": 0.5, "arousal": -0.25, "model": "abc"}
 
 
 def test_ranking_puts_the_closest_emotion_first_and_keeps_order_on_ties():

@@ -10,7 +10,7 @@ import math
 
 from ..errors import UsageError
 from ..events import VA
-from ..request import (DEFAULT_BARS, DEFAULT_FORM, DEFAULT_INTENSITY, MAX_INTENSITY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, FORMS, MAX_BARS, MAX_TEMPERATURE, MAX_TEMPO, MIN_TEMPO,
+from ..request import (DEFAULT_EXPRESSION, MAX_EXPRESSION, parse_arc, DEFAULT_BARS, DEFAULT_FORM, DEFAULT_INTENSITY, MAX_INTENSITY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, FORMS, MAX_BARS, MAX_TEMPERATURE, MAX_TEMPO, MIN_TEMPO,
                        TEMPO_AT_NEUTRAL, TEMPO_PER_AROUSAL, GenerationSettings)
 
 
@@ -31,6 +31,13 @@ def add_generation_args(ap: argparse.ArgumentParser, *, tempo_note: str = "") ->
     ap.add_argument("--humanize", type=float, default=0.0, metavar="H",
                     help="0..1: a player's timing and touch (0 = exactly on the grid, default; 1 = a few to a few tens of ms, "
                          "accents, rolled chords); seeded, so the same seed gives the same file")
+    ap.add_argument("--arc", metavar="V,A;V,A;...",
+                    help="an emotion arc: valence,arousal points spread evenly from the first bar to the last, "
+                         "linear in between (e.g. --arc=-0.8,-0.8;0.8,0.8 goes from sad to excited)")
+    ap.add_argument("--scale-lock", action="store_true", help="keep every pitch in the key's scale")
+    ap.add_argument("--expression", type=float, default=DEFAULT_EXPRESSION, metavar="K",
+                    help=f"how strongly the bar's arousal shapes touch, density and articulation, 0..{MAX_EXPRESSION:g} "
+                         f"(0 = the model alone; default {DEFAULT_EXPRESSION:g})")
     ap.add_argument("--valence", type=float, metavar="V", help="override the image's valence, in [-1, 1] (needs --arousal)")
     ap.add_argument("--arousal", type=float, metavar="A", help="override the image's arousal, in [-1, 1] (needs --valence)")
     ap.add_argument("--model-dir", help="ONNX model directory (default: the shipped model)")
@@ -40,6 +47,8 @@ def override_va(args) -> VA | None:
     """The VA given by ``--valence/--arousal``, or None to use the picture's."""
     if (args.valence is None) != (args.arousal is None):
         raise UsageError("--valence and --arousal go together")
+    if args.valence is not None and getattr(args, "arc", None):
+        raise UsageError("--arc already gives the emotion: leave out --valence/--arousal")
     if args.valence is None:
         return None
     for name in ("valence", "arousal"):
@@ -52,4 +61,5 @@ def override_va(args) -> VA | None:
 def settings_from(args) -> GenerationSettings:
     return GenerationSettings(bars=args.bars, tempo=args.tempo, key=args.key, seed=args.seed,
                               temperature=args.temperature, top_p=args.top_p, form=args.form,
-                              intensity=args.intensity, humanize=args.humanize)
+                              intensity=args.intensity, humanize=args.humanize, arc=parse_arc(args.arc) if args.arc else (),
+                              scale_lock=args.scale_lock, expression=args.expression)

@@ -1,6 +1,7 @@
 """``generate``, ``render``, ``va``, ``music-va`` and ``bench``: the file-and-number half of the command line."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from ..errors import UsageError
@@ -10,10 +11,14 @@ from .output import emit
 
 
 def add_parsers(sub) -> None:
-    g = sub.add_parser("generate", help="compose a .mid file from an image")
-    g.add_argument("image")
+    g = sub.add_parser("generate", help="compose a .mid file from an image (or several: one section each)")
+    g.add_argument("image", nargs="+", metavar="IMAGE",
+                   help="picture(s); several make one piece with a section per picture, the emotion moving through theirs")
     g.add_argument("-o", "--out", required=True, help="output .mid file")
     add_generation_args(g)
+    g.add_argument("--prime", metavar="PHRASE.mid",
+                   help="continue this phrase: its key and tempo unless given; --bars counts the continuation")
+    g.add_argument("--include-prime", action="store_true", help="write the phrase before the continuation (default: the continuation alone)")
     g.add_argument("--wav", metavar="OUT.wav", help="also render the piece to audio (44.1 kHz stereo WAV)")
     g.add_argument("--soundfont", metavar="SF2", help=SOUNDFONT_HELP)
     g.add_argument("--json", action="store_true")
@@ -62,23 +67,47 @@ def check_image_path(p: str) -> None:
 
 
 def cmd_generate(args) -> int:
-    out = check_output_path(args.out, inputs=[args.image])  # before any work: never the picture, a FIFO or a device
+    images = list(args.image)
+    others = images + ([args.prime] if args.prime else [])
+    out = check_output_path(args.out, inputs=others)  # before any work: never the picture, a FIFO or a device
     wav = None
     if args.wav:
         from ..audio import Synth
 
-        wav = check_output_path(args.wav, inputs=[args.image, args.out])
+        wav = check_output_path(args.wav, inputs=others + [args.out])
         Synth(args.soundfont).close()  # no SoundFont or synth: say so before the model runs
-    check_image_path(args.image)
+    for p in images:
+        check_image_path(p)
+    if args.include_prime and not args.prime:
+        raise UsageError("--include-prime needs --prime PHRASE.mid")
     va = override_va(args)
+    if va is not None and len(images) > 1:
+        raise UsageError("several pictures make their own arc: leave out --valence/--arousal (or give --arc)")
     settings = settings_from(args)
+    primer = None
+    if args.prime:
+        from ..primer import primer_from_midi
+
+        primer = primer_from_midi(args.prime)
+        settings = primer.settle(settings)
     rt = load_runtime(args)
-    enc = rt.encode(args.image)
-    piece = rt.compose(settings, enc, va)
+    encs = [rt.encode(p) for p in images]
+    target, steer = va or (settings.arc[0] if settings.arc else encs[0].va), None
+    if len(encs) > 1:
+        settings, target, steer = rt.sections(encs, settings)
+    prime = primer.tokens(settings.key_for(target).mode, rt.config["block_size"]) if primer else ()
+    piece = rt.compose(settings, encs[0], target, steer=steer, prime=prime)
+    piece = dataclasses.replace(piece, images=tuple(e.image for e in encs), primer=primer, include_primer=args.include_prime)
     path = piece.write(out)
-    obj = {"path": str(path), "image_va": enc.va.as_dict(), "target_va": piece.target.as_dict(), "notes": len(piece.notes),
+    obj = {"path": str(path), "image_va": encs[0].va.as_dict(), "target_va": piece.target.as_dict(), "notes": len(piece.notes),
            "seconds": round(piece.seconds, 3), "bars": settings.bars, "tempo": piece.tempo, "key": piece.key.name, "seed": settings.seed}
-    t, i = piece.target, enc.va
+    if len(encs) > 1:
+        obj["images"] = [{"path": p, **e.va.as_dict()} for p, e in zip(images, encs)]
+    if settings.arc:
+        obj["arc"] = [p.as_dict() for p in settings.arc]
+    if primer is not None:
+        obj["prime"] = {"path": args.prime, "key": primer.key.name, "tempo": primer.tempo, "bars": primer.bars}
+    t, i = piece.target, encs[0].va
     also = ""
     if wav is not None:
         obj["wav"] = str(piece.render(wav, args.soundfont))

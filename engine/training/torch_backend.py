@@ -47,6 +47,15 @@ class TorchStepper:
             with torch.no_grad():
                 self.fixed = self.model.decoder.prepare(self.memory, self.va)
 
+    def retarget(self, va, memory=None) -> None:
+        """Condition what follows on ``va`` (and ``memory``), as ``OrtStepper.retarget``."""
+        self.va = torch.as_tensor(np.asarray(va, np.float32).reshape(1, 2))
+        if memory is not None:
+            self.memory = torch.as_tensor(np.asarray(memory, np.float32))
+        if not self.lstm:
+            with torch.no_grad():
+                self.fixed = self.model.decoder.prepare(self.memory, self.va)
+
     @torch.no_grad()
     def step(self, token: int, pos: int) -> np.ndarray:
         tok = torch.tensor([[token]], dtype=torch.long)
