@@ -18,7 +18,9 @@ from engine.errors import SettingError
 from engine.events import VA, NoteEvent
 from engine.midi_io import MidiError
 from engine.outputs import check_output_path
+from engine.link import LinkUnavailable
 from engine.primer import Primer, PrimerError, primer_from_midi
+from engine.steering import Pacer, Steering
 from engine.ports import DEFAULT_OUTPUT, PortError
 from engine.runtime import Encoding, Runtime
 
@@ -49,6 +51,8 @@ class MainWindow(QMainWindow):
         self.job: GenerationJob | None = None
         self._image_req: int | None = None
         self.primer: Primer | None = None        # a dropped phrase the music continues
+        self._steer_va: VA | None = None          # the plane's target for live steering (read by the player's thread)
+        self.steering: Steering | None = None     # the live-steered take, if one plays
         self._playing: int | None = None        # index of the variation playing (None: nothing, or the stream)
         self._playing_stream = False
         self._played_notes = 0
@@ -171,6 +175,8 @@ class MainWindow(QMainWindow):
         o.stopRequested.connect(self.stop)
         o.dragRequested.connect(self.drag_out)
         o.saveRequested.connect(self.save_as)
+        o.linkToggled.connect(self.set_link)
+        self.emotion.targetChanged.connect(self._steer_to)
 
     # --- settings ------------------------------------------------------------------------
     def _load_settings(self) -> None:
@@ -379,9 +385,42 @@ class MainWindow(QMainWindow):
         self.audition.stop()
         if v.index != getattr(self.selected(), "index", None):
             self.results.select(v.index)
-        if self.player.play(v.notes, v.tempo):
+        if self.output.steer_box.isChecked() and self.worker.runtime is not None:
+            ok = self._play_steered(v)
+        else:
+            self.steering = None
+            ok = self.player.play(v.notes, v.tempo)
+        if ok:
             self._playing = v.index
         self._update_enabled()
+
+    def _play_steered(self, v: Variation) -> bool:
+        """Compose the variation again as it plays (same request, so the same music until the
+        target moves), each bar just ahead of playback, following the plane from the next bar."""
+        rt = self.worker.runtime
+        job = self.job
+        encoding = job.encoding if job is not None and job.encoding is not None else rt.blank()
+        primer = job.primer if job is not None else None
+        prime = primer.tokens(v.settings.key_for(v.target).mode, rt.config["block_size"]) if primer else ()
+        self._steer_va = None
+        pacer = Pacer()
+        self.steering = Steering(v.settings, lambda: self._steer_va, pacer).for_piece(1, v.target)
+        notes = rt.notes(v.settings, encoding, v.target, steer=self.steering, prime=prime)
+        return self.player.play(notes, v.tempo, pacer=pacer)
+
+    def _steer_to(self, va: VA) -> None:
+        if self.player.playing and self.steering is not None:
+            self._steer_va = va
+
+    def set_link(self, on: bool) -> None:
+        """The Link toggle: join or leave the session (one line when aalink is missing)."""
+        try:
+            self._status(self.player.set_link(on, tempo=self.generation.tempo.value()), 6000)
+        except LinkUnavailable as err:
+            self.show_error(str(err))
+            self.output.link_button.blockSignals(True)
+            self.output.link_button.setChecked(False)
+            self.output.link_button.blockSignals(False)
 
     def _play_stream(self) -> bool:
         """Play the first variation while it is sampled; False when it finished meanwhile."""

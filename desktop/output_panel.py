@@ -8,7 +8,7 @@ port's name, or None for the app's own virtual port.
 from __future__ import annotations
 
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 from .widgets import DragHandle
 
@@ -21,6 +21,7 @@ class OutputPanel(QGroupBox):
     stopRequested = pyqtSignal()
     dragRequested = pyqtSignal()        # the drag handle was pulled: the window starts the drag
     saveRequested = pyqtSignal()
+    linkToggled = pyqtSignal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Output", parent)
@@ -37,6 +38,12 @@ class OutputPanel(QGroupBox):
         self.preview_button.setToolTip("Listen here, through the computer's audio output (SoundFont piano)")
         self.stop_button = QPushButton("■  Stop")
         self.stop_button.setToolTip("Stop and silence every note (panic)")
+        self.steer_box = QCheckBox("Steer live")
+        self.steer_box.setToolTip("Play composes as it goes: move the target on the plane and the music follows from the next bar")
+        self.link_button = QToolButton()
+        self.link_button.setText("Link")
+        self.link_button.setCheckable(True)
+        self.link_button.setToolTip("Ableton Link: play on the session's tempo and bars (needs the [link] extra)")
         self.drag_handle = DragHandle("⇲  Drag .mid", self.dragRequested.emit)
         self.save_button = QPushButton("Save…")
         self._lay_out()
@@ -46,13 +53,14 @@ class OutputPanel(QGroupBox):
         self.preview_button.clicked.connect(self.previewRequested)
         self.stop_button.clicked.connect(self.stopRequested)
         self.save_button.clicked.connect(self.saveRequested)
+        self.link_button.toggled.connect(self.linkToggled)
 
     def _lay_out(self) -> None:
         row = QHBoxLayout(self)
         row.setSpacing(8)
         port_lab = QLabel("MIDI port")
         port_lab.setObjectName("dim")
-        for w in (port_lab, self.port_combo, self.refresh_button, None, self.play_button, self.preview_button, self.stop_button,
+        for w in (port_lab, self.port_combo, self.refresh_button, None, self.play_button, self.preview_button, self.stop_button, self.steer_box, self.link_button,
                   None, self.drag_handle, self.save_button):
             if w is None:
                 row.addSpacing(12)

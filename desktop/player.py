@@ -1,9 +1,11 @@
-"""Playing a result into a MIDI port: the port menu's choice, Play, Stop (panic), the playhead.
+"""Playing a result into a MIDI port: the port menu's choice, Play, Stop (panic), the playhead,
+and Ableton Link.
 
 All timing is the engine's (``engine.live.LiveStream`` on its own threads); this object only
 opens the chosen port, starts and stops streams, and turns the player thread's callbacks into
 Qt signals. The port stays open between plays so a DAW track routed to the virtual
-``Synesthete`` port keeps its connection.
+``Synesthete`` port keeps its connection. With Link on, the session (``engine.link.LinkSync``,
+kept joined while the toggle is on) sets the tempo and bar grid of every Play.
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ class Player(QObject):
         self._live: LiveStream | None = None
         self._feed = None
         self._stopped_by_user = False
+        self._link = None
+        self.last_result = None           # the last take's StreamResult (what was played)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
@@ -85,12 +89,37 @@ class Player(QObject):
     def playing(self) -> bool:
         return self._live is not None
 
-    def play(self, notes: Iterable[NoteEvent], tempo: float, feed=None) -> bool:
-        """Start playing ``notes`` (a list, or a ``NoteFeed`` still being filled)."""
+    # --- Ableton Link ---------------------------------------------------------------------
+    def set_link(self, on: bool, tempo: float = 120.0) -> str:
+        """Join (or leave) the Link session; returns a line for the status bar. Raises
+        ``engine.link.LinkUnavailable`` (one line) without the aalink package."""
+        self.stop()
+        if not on:
+            if self._link is not None:
+                self._link.close()
+                self._link = None
+            return "Link off"
+        if self._link is None:
+            from engine.link import LinkSync
+
+            self._link = LinkSync(tempo)
+        peers = self._link.wait_for_peers(0.5)
+        return f"Link: {self._link.tempo:.2f} BPM, {peers} peer(s)"
+
+    @property
+    def link(self):
+        return self._link
+
+    def play(self, notes: Iterable[NoteEvent], tempo: float, feed=None, pacer=None) -> bool:
+        """Start playing ``notes`` (a list, a ``NoteFeed`` still being filled, or the model's
+        notes paced by ``pacer`` for steering); with Link on, at the session's tempo and bars."""
         self.stop()
         try:
             port = self._ensure_port()
-            self._live = LiveStream(notes, port, tempo=tempo, on_note=self.noteOn.emit).start()
+            if self._link is not None:
+                tempo = round(self._link.tempo, 2)
+            self._live = LiveStream(notes, port, tempo=tempo, on_note=self.noteOn.emit, clock=self._link,
+                                    pacer=pacer).start()
         except (PortError, ValueError) as err:
             self._live = None
             self.failed.emit(str(err).splitlines()[0])
@@ -119,6 +148,9 @@ class Player(QObject):
     def shutdown(self) -> None:
         self.stop()
         self._close_port()
+        if self._link is not None:
+            self._link.close()
+            self._link = None
 
     def _poll(self) -> None:
         live = self._live
@@ -139,7 +171,8 @@ class Player(QObject):
     def _finish(self, live: LiveStream) -> None:
         self._timer.stop()
         self.playhead.emit(None)
-        err = live.result().error
+        self.last_result = live.result()
+        err = self.last_result.error
         if err is not None:
             self._close_port()
             self.failed.emit(str(err).splitlines()[0] or type(err).__name__)

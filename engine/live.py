@@ -13,8 +13,15 @@ is generated for the VA that the DAW's CCs ask for (``midi_in.next_va``), and pl
 after the previous piece on the same timeline, so the loop plays without a seam. Returning
 ``None`` from ``next_piece`` ends the loop.
 
+``pacer`` (``engine.steering.Pacer``) is told where each piece starts on the timeline, so a
+steered piece is composed bar by bar just ahead of playback and a CC is heard within a bar.
+
 Should ``midi_in``'s input thread die, playback stops (note-offs as always) and the result's
 ``error`` is its ``PortError``: better a clear stop than a player deaf to the DAW's Stop.
+
+``clock`` puts another timeline source in the place ``midi_in`` takes with ``sync=True``:
+anything with ``attach(scheduler)`` and ``wait_for_start(timeout)``, e.g. ``link.LinkSync``
+(Ableton Link). ``midi_in`` may still come along for the CCs of ``--loop``.
 """
 from __future__ import annotations
 
@@ -56,9 +63,11 @@ class LiveStream:
                  va: VA | None = None, piece_beats: float | None = None, lookahead: float = 0.15,
                  channel: int | None = None, velocity_scale: float = 1.0, program: int | None = None,
                  on_note: Callable[[NoteEvent], None] | None = None,
-                 on_piece: Callable[[int, VA | None], None] | None = None) -> None:
-        if sync and midi_in is None:
+                 on_piece: Callable[[int, VA | None], None] | None = None, clock=None, pacer=None) -> None:
+        sync = sync or clock is not None
+        if sync and midi_in is None and clock is None:
             raise ValueError("sync=True needs midi_in (the port that receives the DAW's clock)")
+        self.clock = clock if clock is not None else (midi_in if sync else None)
         self.port = port
         self.tempo = float(tempo)
         self.sync = sync
@@ -68,6 +77,7 @@ class LiveStream:
         self._next_piece = next_piece
         self._piece_beats = piece_beats
         self._on_piece = on_piece
+        self._pacer = pacer
         # In sync mode a late note waits whole bars, so the DAW's grid still holds.
         self.scheduler = Scheduler(port, tempo=tempo, lookahead=lookahead, channel=channel,
                                    velocity_scale=velocity_scale, program=program,
@@ -84,13 +94,13 @@ class LiveStream:
 
     def start(self) -> "LiveStream":
         self._t0 = time.perf_counter()
-        if self.midi_in is not None and self.sync:
-            self.midi_in.attach(self.scheduler)
+        if self.clock is not None:
+            self.clock.attach(self.scheduler)
         self.scheduler.start()
-        if self.midi_in is not None:
-            self.midi_in.on_failure = self._input_failed
-            if getattr(self.midi_in, "failed", None) is not None:
-                self._input_failed(self.midi_in.failed)
+        for source in dict.fromkeys(x for x in (self.midi_in, self.clock) if x is not None):
+            source.on_failure = self._input_failed
+            if getattr(source, "failed", None) is not None:
+                self._input_failed(source.failed)
         self._producer = threading.Thread(target=self._produce, name="synesthete-producer", daemon=True)
         self._producer.start()
         return self
@@ -132,6 +142,8 @@ class LiveStream:
                     self._vas.append(va)
                 if self._on_piece is not None:
                     self._on_piece(self._pieces, va)
+                if self._pacer is not None:
+                    self._pacer.bind(self.scheduler, offset, self._stop)
                 end = offset
                 for n in notes:
                     if self._stop.is_set():
@@ -171,7 +183,7 @@ def stream(notes: Iterable[NoteEvent], *, port=None, port_name: str = "Synesthet
            velocity_scale: float = 1.0, program: int | None = None, handle_signals: bool = False,
            stop_event: threading.Event | None = None, sync_timeout: float | None = None,
            on_note: Callable[[NoteEvent], None] | None = None,
-           on_piece: Callable[[int, VA | None], None] | None = None) -> StreamResult:
+           on_piece: Callable[[int, VA | None], None] | None = None, clock=None, pacer=None) -> StreamResult:
     """Play ``notes`` live (generating while playing) and return what was played.
 
     Opens (and closes) the output port unless ``port`` is given. ``also_write`` saves exactly
@@ -179,7 +191,8 @@ def stream(notes: Iterable[NoteEvent], *, port=None, port_name: str = "Synesthet
     name) and ``write_settings`` (the regeneration metadata); where it cannot go, ``OutputError`` comes
     before anything plays. A ``PortError`` from the port is raised after the port has been
     silenced and closed. ``stop_event`` (set from any thread) and,
-    with ``handle_signals``, SIGINT/SIGTERM end the stream cleanly.
+    with ``handle_signals``, SIGINT/SIGTERM end the stream cleanly. ``clock`` (e.g. a
+    ``LinkSync``) drives the timeline instead of ``midi_in``'s MIDI clock.
     """
     from .outputs import check_output_path
     from .ports import open_output
@@ -192,7 +205,7 @@ def stream(notes: Iterable[NoteEvent], *, port=None, port_name: str = "Synesthet
     live = LiveStream(notes, port, tempo=tempo, sync=sync, midi_in=midi_in, next_piece=next_piece,
                       va=va, piece_beats=piece_beats, lookahead=lookahead, channel=channel,
                       velocity_scale=velocity_scale, program=program, on_note=on_note,
-                      on_piece=on_piece)
+                      on_piece=on_piece, clock=clock, pacer=pacer)
     old_handlers = {}
     if handle_signals and threading.current_thread() is threading.main_thread():
         def on_signal(signum, frame):
@@ -201,7 +214,7 @@ def stream(notes: Iterable[NoteEvent], *, port=None, port_name: str = "Synesthet
             old_handlers[sig] = signal.signal(sig, on_signal)
     try:
         live.start()
-        if sync and sync_timeout is not None and not midi_in.wait_for_start(sync_timeout):
+        if live.clock is not None and sync_timeout is not None and not live.clock.wait_for_start(sync_timeout):
             live.stop()
         # Short waits keep the main thread returning to Python, where signal handlers run.
         while not live.wait(0.1):

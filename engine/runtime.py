@@ -28,6 +28,7 @@ from . import calibration
 from .compose import BarAim, Steer, compose, compose_notes
 from .errors import ModelError
 from .events import VA, NoteEvent
+from .image_stats import VAHead
 from .images import load_image, preprocess
 from .request import GenerationSettings, Piece
 
@@ -173,6 +174,8 @@ class Runtime:
         pre = sidecar["preprocess"]
         self.size, self.mean, self.std = pre["size"], tuple(pre["mean"]), tuple(pre["std"])
         self.calibration = sidecar.get("calibration")  # image VA → the labels' scale (engine.calibration)
+        # a ridge head over the pooled memory and colour statistics, where the sidecar ships one
+        self.va_head = VAHead(sidecar["va_head"]) if sidecar.get("va_head") else None
         self._judge = None
 
     @classmethod
@@ -198,6 +201,11 @@ class Runtime:
                 calibration.check(side["calibration"])
             except ValueError as e:
                 raise ModelError(f"{side_p}: {e}; fit it again (python -m engine.training.calibrate)") from None
+        if side.get("va_head") is not None:
+            try:
+                VAHead(side["va_head"])
+            except ValueError as e:
+                raise ModelError(f"{side_p}: {e}; fit it again (python -m engine.training.va_head --ship)") from None
         for name in ("image_encoder.onnx", "decoder_prep.onnx", "decoder_step.onnx"):
             f = d / name
             if not f.is_file():
@@ -224,6 +232,8 @@ class Runtime:
             image = load_image(image)
         x = preprocess(image, self.size, self.mean, self.std)
         memory, va = self.encoder.run(None, {"image": x})
+        if self.va_head is not None:
+            va = [self.va_head(memory, image)]
         raw = calibration.apply(None, va[0][0], va[0][1])
         return Encoding(memory, calibration.apply(self.calibration, va[0][0], va[0][1]), label, raw)
 

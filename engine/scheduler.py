@@ -234,6 +234,12 @@ class Scheduler:
         with self._cond:
             return self._anchored
 
+    @property
+    def auto_anchors(self) -> bool:
+        """True when the timeline starts with the first note fed (free-running), False when a
+        clock (the DAW's, Link) anchors it."""
+        return self._auto_anchor
+
     def playhead(self) -> float | None:
         with self._cond:
             return self.map.beat_at(self.clock()) if self._anchored else None

@@ -23,7 +23,7 @@ from .compose import BarAim
 from .events import BEATS_PER_BAR, VA
 from .request import GenerationSettings
 
-LEAD_S = 0.2
+LEAD_S = 0.1
 POLL_S = 0.004
 
 
@@ -42,13 +42,15 @@ class Pacer:
 
     def wait_for_bar(self, bar: int) -> None:
         """Return when bar ``bar`` of the current piece is within ``lead_s`` of sounding (at once
-        for the first bar, which starts the take; never past a stop)."""
+        for the take's first bar, which starts playback; never past a stop)."""
         s = self._scheduler
-        if s is None or bar <= 0:
+        if s is None or (bar <= 0 and self._offset <= 0):
             return
         due = self._offset + bar * BEATS_PER_BAR
         while not (self._stop is not None and self._stop.is_set()):
             head = s.playhead()
+            if head is None and s.auto_anchors:
+                return  # free-running and nothing fed yet (silent bars so far): the clock starts with a note
             if head is not None:
                 lead_beats = self.lead_s * s.map.bpm_at(head) / 60.0
                 if head >= due - lead_beats:

@@ -464,3 +464,134 @@ def test_preview_without_an_audio_device_says_so_in_one_line_and_the_app_goes_on
     assert w.generation.generate_button.isEnabled() and w.output.save_button.isEnabled()
     generate(qtbot, w, bars=1, variations=1, seed=7)
     assert w.variations
+
+
+# --- co-play: an arc on the plane, a phrase to continue, scale lock ------------------------------
+
+def test_an_arc_drawn_on_the_plane_is_what_the_piece_follows_bar_by_bar(make_window, qtbot):
+    w = make_window()
+    drop_file(qtbot, w, COFFEE)
+    plane = w.emotion.plane
+    QTest.mouseClick(w.emotion.arc_button, Qt.MouseButton.LeftButton)
+    start, end = plane.to_point(VA(-0.8, -0.8)).toPoint(), plane.to_point(VA(0.8, 0.8)).toPoint()
+    QTest.mousePress(plane, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for k in range(1, 10):
+        QTest.mouseMove(plane, start + (end - start) * (k / 10))
+    QTest.mouseRelease(plane, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    arc = w.emotion.arc()
+    assert 2 <= len(arc) <= 8
+    assert arc[0].valence == pytest.approx(-0.8, abs=0.05) and arc[-1].arousal == pytest.approx(0.8, abs=0.05)
+    assert w.target() == arc[0] and "Arc:" in w.emotion.arc_label.text()
+    generate(qtbot, w, bars=4, variations=1)
+    v = w.selected()
+    assert v.settings.arc == arc
+    bar_vas = w.results.roll.bar_vas()
+    assert len(bar_vas) == 4 and [b.arousal for b in bar_vas] == sorted(b.arousal for b in bar_vas)
+    assert bar_vas[0].arousal < -0.5 < 0.5 < bar_vas[-1].arousal
+    assert v.piece.metadata()["arc"] == [[p.valence, p.arousal] for p in arc]
+    QTest.mouseClick(w.emotion.arc_button, Qt.MouseButton.LeftButton)   # off: one emotion again
+    assert w.emotion.arc() == () and w.generation.settings()[0].arc == ()
+
+
+def test_a_dropped_phrase_is_continued_in_its_key_and_tempo(make_window, qtbot, tmp_path):
+    from test_coplay import d_major_phrase
+
+    w = make_window()
+    drop_file(qtbot, w, COFFEE)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(d_major_phrase(tmp_path / "phrase.mid")))])
+    drop(w, mime)
+    assert "phrase.mid" in w.picture.phrase_label.text() and " D " in w.picture.phrase_label.text()
+    assert w.image_label == "coffee.jpg"   # the picture stays
+    generate(qtbot, w, bars=2, variations=1)
+    v = w.selected()
+    assert v.piece.primer is not None and v.key_name == "D" and v.tempo == 96
+    assert v.piece.metadata()["prime"] == "phrase.mid"
+    QTest.mouseClick(w.picture.clear_phrase_button, Qt.MouseButton.LeftButton)
+    assert w.primer is None and w.picture.clear_phrase_button.isHidden()
+
+
+def test_a_broken_phrase_file_says_so_in_one_line(make_window, qtbot, tmp_path):
+    w = make_window()
+    bad = tmp_path / "broken.mid"
+    bad.write_bytes(b"MThd not really")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(bad))])
+    drop(w, mime)
+    assert "broken.mid" in w.error_text() and w.primer is None
+
+
+def test_scale_lock_in_the_app_keeps_every_note_in_the_key(make_window, qtbot):
+    w = make_window()
+    drop_file(qtbot, w, COFFEE)
+    w.generation.scale_lock.setChecked(True)
+    w.generation.temperature.setValue(1.5)
+    generate(qtbot, w, bars=2, variations=2)
+    for v in w.variations:
+        k = v.piece.key
+        steps = (0, 2, 4, 5, 7, 9, 11) if k.mode == "major" else (0, 2, 3, 5, 7, 8, 10)
+        assert {n.pitch % 12 for n in v.notes} <= {(k.tonic + s) % 12 for s in steps}
+
+
+@pytest.mark.jack
+@pytest.mark.timeout(60)
+def test_steer_live_plays_the_variation_and_follows_the_plane_from_the_next_bar(make_window, qtbot, sink):
+    from test_live_jack import sounding_at_end
+
+    w = make_window()
+    choose_sink(w, sink)
+    drop_file(qtbot, w, COFFEE)
+    w.emotion.set_user_target(VA(-0.8, -0.8))
+    w.generation.tempo.setValue(200)  # a bar is 1.2 s
+    w.generation.auto_tempo.setChecked(False)
+    generate(qtbot, w, bars=4, variations=1)
+    v = w.selected()
+    w.output.steer_box.setChecked(True)
+    QTest.mouseClick(w.output.play_button, Qt.MouseButton.LeftButton)
+    assert w.player.playing and w.steering is not None
+    qtbot.waitUntil(lambda: (w.player._live.scheduler.playhead() or 0) > 4.5, timeout=10_000)   # in bar 2
+    w.emotion.set_user_target(VA(0.9, 0.9))   # what a drag on the plane does
+    qtbot.waitUntil(lambda: not w.player.playing, timeout=15_000)
+    turns = w.steering.turns
+    assert len(turns) == 1 and turns[0].va == VA(0.9, 0.9) and turns[0].bar in (2, 3)
+    played = w.player.last_result.played
+    before = [n for n in played if n.start < 4.0]
+    after = [n for n in played if n.start >= turns[0].bar * 4]
+    judge = w.worker.runtime.judge
+    assert VA(*judge.predict(after)).arousal > VA(*judge.predict(before)).arousal + 0.2
+    # until the move, the take is the variation itself (same request, same music)
+    assert [(n.pitch, n.start) for n in before] == [(n.pitch, n.start) for n in v.notes if n.start < 4.0]
+    assert not sounding_at_end([(m, 0) for m in sink.msgs])
+
+
+def test_link_toggle_without_aalink_is_one_line_and_switches_back(make_window, qtbot, monkeypatch):
+    import sys as _sys
+
+    monkeypatch.setitem(_sys.modules, "aalink", None)
+    w = make_window()
+    w.output.link_button.setChecked(True)
+    assert "aalink" in w.error_text() and not w.output.link_button.isChecked() and w.player.link is None
+
+
+@pytest.mark.jack
+@pytest.mark.timeout(60)
+def test_link_toggle_plays_on_the_session_tempo(make_window, qtbot, sink):
+    pytest.importorskip("aalink")
+    from test_link import Peer
+
+    peer = Peer(97.0)
+    try:
+        time.sleep(0.6)   # the older session wins: let the peer's be older
+        w = make_window()
+        choose_sink(w, sink)
+        drop_file(qtbot, w, COFFEE)
+        generate(qtbot, w, bars=1, variations=1)
+        w.output.link_button.setChecked(True)
+        assert w.player.link is not None and "97.00 BPM" in w.statusBar().currentMessage()
+        QTest.mouseClick(w.output.play_button, Qt.MouseButton.LeftButton)
+        assert w.player._live.tempo == pytest.approx(97.0, abs=0.01)
+        qtbot.waitUntil(lambda: not w.player.playing, timeout=15_000)
+        w.output.link_button.setChecked(False)
+        assert w.player.link is None
+    finally:
+        peer.close()

@@ -212,7 +212,7 @@ DRIVER = textwrap.dedent("""
         @classmethod
         def load(cls, model_dir=None): return cls()
         def encode(self, path): return Encoding()
-        def notes(self, settings, encoding, target=None):
+        def notes(self, settings, encoding, target=None, tokens_out=None, *, steer=None, prime=()):
             for i in range(settings.bars * 4):
                 time.sleep(0.01)
                 yield NoteEvent(60 + i % 12, 90, float(i), 4.0)  # overlapping long notes
@@ -409,9 +409,12 @@ def test_stream_plays_the_same_notes_generate_writes_for_the_same_request(jack_s
     assert [n[:3] for n in played] == [n[:3] for n in composed] and composed
     # a port cannot sound one key twice: a note the piece repeats while it still rings is released
     # when the repeat starts, and the take records that; every other note lasts as composed
+    # (a file cannot say which of two overlapping notes of one pitch ends first: reading pairs
+    # them first in, first out, so an end may belong to the other note of that pitch)
     restarts = {(n[0], n[2]) for n in composed}
+    ends = {(n[0], n[3]) for n in composed}
     for p_, c in zip(played, composed):
-        assert p_[3] == c[3] or (p_[3] < c[3] and (p_[0], p_[3]) in restarts), (p_, c)
+        assert p_[3] == c[3] or (p_[0], p_[3]) in ends or (p_[3] < c[3] and (p_[0], p_[3]) in restarts), (p_, c)
 
 
 def test_stream_refuses_an_also_write_it_cannot_save_before_opening_a_port(jack_server, tmp_path):

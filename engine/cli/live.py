@@ -7,6 +7,9 @@ Bad arguments raise ``UsageError`` (exit 2); a port that fails or disappears rai
     synesthete stream examples/coffee.jpg --bars 8 --tempo 100 --also-write take1.mid
     synesthete stream examples/coffee.jpg --connect loopMIDI          # Windows
     synesthete stream examples/coffee.jpg --sync --loop               # follow the DAW, steer by CC
+    synesthete stream examples/coffee.jpg --link                      # play in an Ableton Link session
+    synesthete stream examples/coffee.jpg --steer                     # CC 20/21 steer from the next bar
+    synesthete stream examples/coffee.jpg --listen 2                  # answer the phrase you play
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from ..errors import UsageError
 from ..keys import auto_key
 from ..outputs import check_output_path, one_line
 from .args import add_generation_args, override_va, settings_from
+
+LINK_DISCOVERY_S = 1.0  # how long --link looks for peers before reporting the session
 
 
 def add_parsers(subparsers) -> None:
@@ -41,13 +46,25 @@ def add_parsers(subparsers) -> None:
                        help="name of the virtual output port to create (default: Synesthete)")
     where.add_argument("--connect", metavar="SUBSTRING",
                        help="send to an existing output port whose name contains SUBSTRING")
-    add_generation_args(s, tempo_note="; with --sync the DAW's clock wins")
+    add_generation_args(s, tempo_note="; with --sync the DAW's clock wins, with --link the session's tempo")
     s.add_argument("--also-write", metavar="OUT.mid", help="also save exactly what was played")
-    s.add_argument("--sync", action="store_true",
-                   help="wait for the DAW's Start on 'Synesthete In', begin on the next bar, follow its clock")
+    clock = s.add_mutually_exclusive_group()
+    clock.add_argument("--sync", action="store_true",
+                       help="wait for the DAW's Start on 'Synesthete In', begin on the next bar, follow its clock")
+    clock.add_argument("--link", action="store_true",
+                       help="join the Ableton Link session: its tempo, from its next bar; a peer's Stop "
+                            "(start/stop sync) ends the take")
     s.add_argument("--loop", action="store_true",
-                   help="keep generating piece after piece until stopped; CC20/CC21 on "
-                        "'Synesthete In' steer valence/arousal of each next piece")
+                   help="keep generating piece after piece until stopped (CC20/CC21 steer, as with --steer)")
+    s.add_argument("--steer", action="store_true",
+                   help="CC20/CC21 on 'Synesthete In' steer valence/arousal from the next bar line: the model "
+                        "composes each bar just before it plays")
+    s.add_argument("--listen", type=int, metavar="BARS",
+                   help="first listen: record the phrase you play into 'Synesthete In' (BARS bars from your first "
+                        "note, at the take's tempo) and answer it from the next bar line")
+    s.add_argument("--answer-cc", type=int, default=22, metavar="CC",
+                   help="with --listen: this CC (value 64 or more) ends the phrase at the next bar line (default 22)")
+    s.add_argument("--prime", metavar="PHRASE.mid", help="continue this phrase (its key and tempo unless given)")
     s.add_argument("--cc-valence", type=int, default=20, help=argparse.SUPPRESS)
     s.add_argument("--cc-arousal", type=int, default=21, help=argparse.SUPPRESS)
     s.add_argument("--api", default="auto", help=argparse.SUPPRESS)
@@ -75,6 +92,11 @@ def _validate(args):
         raise UsageError(f"{one_line(args.image)}: no such image file")
     va = override_va(args)
     settings = settings_from(args)
+    if args.listen is not None:
+        if not 1 <= args.listen <= 16:
+            raise UsageError(f"--listen takes 1..16 bars (received {args.listen})")
+        if args.sync or args.link:
+            raise UsageError("--listen follows the bars of your own playing: leave out --sync/--link")
     if args.also_write:
         check_output_path(args.also_write, inputs=[args.image])
     return va, settings
@@ -84,14 +106,19 @@ def cmd_stream(args) -> int:
     from ..live import stream
     from ..midi_in import MidiIn
     from ..ports import PortNotFound, open_output
+    from ..steering import Pacer, Steering
 
     va, settings = _validate(args)
-    port = midi_in = None
+    primer = _primer(args)
+    if primer is not None:
+        settings = primer.settle(settings)
+    steering_on = args.steer or args.loop
+    port = midi_in = link = None
     try:
         try:
             # Ports before the model: a wrong --connect should fail in a second, not after loading.
             port = open_output(args.port_name, connect=args.connect, api=args.api)
-            if args.sync or args.loop:
+            if args.sync or steering_on or args.listen:
                 midi_in = MidiIn(cc_valence=args.cc_valence, cc_arousal=args.cc_arousal, api=args.api)
         except PortNotFound as err:
             raise UsageError(str(err)) from None
@@ -99,16 +126,35 @@ def cmd_stream(args) -> int:
 
         rt = Runtime.load(args.model_dir)
         enc = rt.encode(args.image)
-        target = va or enc.va
+        target = va or (settings.arc[0] if settings.arc else enc.va)
         tempo = settings.tempo_for(target)  # fixed for the take: the DAW's clock wins with --sync
-        pieces = [0]
+        if args.link:
+            from ..link import LinkSync  # LinkUnavailable (exit 2) without aalink
+
+            # Our tempo only counts when we are alone; a session we join keeps its own.
+            link = LinkSync(tempo)
+            peers = link.wait_for_peers(LINK_DISCOVERY_S)
+            tempo = round(link.tempo, 2)  # Link sends µs per beat: a peer's 97 arrives as 96.99995
+            print(f"Link session: {tempo:.2f} BPM, {peers} peer(s)", file=sys.stderr)
+        clock = link
+        if args.listen:
+            primer, clock = _listen(midi_in, tempo, args)
+            settings = primer.settle(dataclasses.replace(settings, tempo=tempo))
+        pacer = Pacer() if steering_on else None
+        steering = Steering(settings, lambda: midi_in.next_va(target), pacer) if steering_on else None
+        prime = primer.tokens(settings.key_for(target).mode, rt.config["block_size"]) if primer else ()
+        pieces = [1]
+
+        def notes_for(piece_settings, piece_va, prime=()):
+            steer = steering.for_piece(pieces[0], piece_va) if steering is not None else None
+            return rt.notes(piece_settings, enc, piece_va, steer=steer, prime=prime)
 
         def next_piece(next_va):
             # a new seed for new music, but the take stays in one key family: with --key auto the
             # first seed's major key or its relative minor, as the steered valence asks
             pieces[0] += 1
             key = auto_key(settings.aim(next_va).valence, settings.seed).name if settings.key == "auto" else settings.key
-            return rt.notes(dataclasses.replace(settings, seed=settings.seed + pieces[0], key=key), enc, next_va)
+            return notes_for(dataclasses.replace(settings, seed=settings.seed + pieces[0] - 1, key=key), next_va)
 
         def on_piece(i, piece_va):
             if args.loop:
@@ -118,22 +164,63 @@ def cmd_stream(args) -> int:
         where = f"{port.name!r} ({port.api}) in {settings.key_for(target).name} at {tempo:g} BPM"
         if args.sync:
             print(f"Playing on {where}; waiting for the DAW's Start on {midi_in.name!r}...", file=sys.stderr)
+        elif args.link:
+            print(f"Playing on {where} from the session's next bar. Ctrl-C stops.", file=sys.stderr)
+        elif args.listen:
+            print(f"Answering on {where} from the phrase's next bar line. Ctrl-C stops.", file=sys.stderr)
         else:
             print(f"Playing on {where}. Ctrl-C stops.", file=sys.stderr)
-        result = stream(rt.notes(settings, enc, target), port=port, tempo=tempo, sync=args.sync,
+        if steering is not None:
+            print(f"Steering: CC{args.cc_valence} (valence) and CC{args.cc_arousal} (arousal) on {midi_in.name!r} "
+                  "take effect from the next bar line.", file=sys.stderr)
+        result = stream(notes_for(settings, target, prime), port=port, tempo=tempo, sync=args.sync,
                         midi_in=midi_in, next_piece=next_piece if args.loop else None, va=target,
                         piece_beats=settings.beats, also_write=args.also_write,
                         write_settings=settings.metadata(target, image=enc.image, model=rt.model_id),
                         write_key=settings.key_for(target).signature,
-                        handle_signals=True, on_piece=on_piece)
+                        handle_signals=True, on_piece=on_piece, clock=clock, pacer=pacer)
     finally:
+        if link is not None:
+            link.close()
         if midi_in is not None:
             midi_in.close()
         if port is not None:
             port.close()
     notes = sum(1 for s in result.sent if s.kind == "on")
     msg = f"played {notes} notes in {result.seconds:.1f} s"
+    if steering is not None and steering.turns:
+        msg += f"; steered {len(steering.turns)} time(s)"
     if result.written is not None:
         msg += f"; wrote {result.written}"
+    if link is not None and link.stopped_by_session:
+        msg += " (stopped by the Link session)"
     print(msg, file=sys.stderr)
     return 0
+
+
+def _primer(args):
+    if not args.prime:
+        return None
+    if args.listen:
+        raise UsageError("--prime and --listen both give the phrase to continue: choose one")
+    from ..primer import primer_from_midi
+
+    return primer_from_midi(args.prime)
+
+
+def _listen(midi_in, tempo: float, args):
+    """Record the musician's phrase into 'Synesthete In'; returns (its Primer, the clock that starts
+    the answer on the phrase's next bar line)."""
+    from ..listen import PhraseRecorder, StartAt
+
+    rec = PhraseRecorder(tempo, args.listen, args.answer_cc)
+    midi_in.on_message = rec.handle
+    print(f"Listening on {midi_in.name!r}: play {args.listen} bar(s) at {tempo:g} BPM from your first note "
+          f"(CC{args.answer_cc} answers from the next bar line)...", file=sys.stderr)
+    while not rec.wait_for_first_note(0.1):
+        pass
+    end = rec.wait_for_close()
+    midi_in.on_message = None
+    primer = rec.primer()
+    print(f"Heard {len(primer.notes)} notes in {primer.bars} bar(s), {primer.key.name}: answering.", file=sys.stderr)
+    return primer, StartAt(end, tempo)
