@@ -88,6 +88,19 @@ def main() -> int:
               "`synesthete.json`, spreads the image head's VA as the labels spread (docs/CALIBRATION.md)"
               + (f": from the picture, the music's judge VA MAE over its shuffled-label MAE goes from {m['before']['ratio']:.3f} to "
                  f"{m['after']['ratio']:.3f} on the test pictures." if m else "."), ""]
+    head = side.get("va_head")
+    if head:
+        L += ["## The image VA head (`va_head` in `synesthete.json`)", "",
+              f"The picture's VA comes from a ridge regression (`engine/image_stats.py`, fitted by `engine/training/va_head.py` on the "
+              f"train pictures, strength chosen on validation) over {head['features']} — the encoder's own VA head is not used. "
+              "On the test pictures, before calibration: ρ arousal 0.241 → 0.267, ρ valence 0.643 → 0.648, VA MAE 0.235 → 0.231 "
+              "(docs/IMAGE_VA.md). Image arousal remains the weak link: pooled backbone features reach ρ ≈ 0.30, colour statistics "
+              "alone 0.09.", ""]
+    L += ["## Decoding: the expression bias", "",
+          "At generation each bar's aimed arousal adds a small bias to the decoder's logits — louder, denser, shorter and higher "
+          "for excited bars, the reverse for calm ones (`engine/expression.py`, strength 1 by default, `--expression 0` for the "
+          "model alone). It was chosen on the validation pictures and is measured on the test pictures in docs/EXPRESSION.md "
+          "and docs/MUSICALITY.md (two-sample accuracy unchanged, judge fidelity better).", ""]
     L += ["## Musicality", "",
           "How the music compares with real music on notes — a classifier two-sample test, bar-to-bar repetition, melody steps and "
           "leaps, chord tones, density, range — against the model shipped before, with each lever tried: docs/MUSICALITY.md and "

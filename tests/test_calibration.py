@@ -50,3 +50,41 @@ def test_the_runtime_applies_the_sidecars_calibration_and_refuses_a_broken_one(t
     (d / "synesthete.json").write_text(json.dumps(side))
     with pytest.raises(ModelError, match="malformed calibration"):
         Runtime.load(d)
+
+
+def test_the_sidecars_va_head_reads_the_picture_and_a_broken_one_is_refused(tiny_run, tmp_path):
+    from PIL import Image
+
+    from engine.image_stats import STAT_NAMES, colour_stats
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_run.onnx, d)
+    side = json.loads((d / "synesthete.json").read_text())
+    side.pop("calibration", None)
+    n = 2 * side["model_config"]["d_model"] + len(STAT_NAMES)
+    # a head that reads only brightness (the first colour statistic): valence = brightness - 0.5
+    w = np.zeros((n, 2))
+    w[n - len(STAT_NAMES), 0] = 1.0
+    side["va_head"] = {"mean": [0.0] * n, "scale": [1.0] * n, "weights": w.tolist(), "bias": [-0.5, 0.0]}
+    (d / "synesthete.json").write_text(json.dumps(side))
+    rt = Runtime.load(d)
+    for grey in (30, 220):
+        img = Image.new("RGB", (64, 64), (grey, grey, grey))
+        assert rt.encode(img).va.valence == pytest.approx(colour_stats(img)[0] - 0.5, abs=1e-5)
+    assert rt.encode(Image.new("RGB", (64, 64), (220,) * 3)).va.valence > rt.encode(Image.new("RGB", (64, 64), (30,) * 3)).va.valence
+    side["va_head"]["weights"] = w[:-1].tolist()  # one row short
+    (d / "synesthete.json").write_text(json.dumps(side))
+    with pytest.raises(ModelError, match="VA head"):
+        Runtime.load(d)
+
+
+def test_colour_statistics_tell_bright_vivid_pictures_from_dark_dull_ones():
+    from PIL import Image
+
+    from engine.image_stats import STAT_NAMES, colour_stats
+
+    vivid = Image.new("RGB", (64, 64), (250, 120, 20))
+    dull = Image.new("RGB", (64, 64), (30, 32, 35))
+    a, b = dict(zip(STAT_NAMES, colour_stats(vivid))), dict(zip(STAT_NAMES, colour_stats(dull)))
+    assert a["brightness"] > b["brightness"] and a["saturation"] > b["saturation"] and a["colourfulness"] > b["colourfulness"]
+    assert a["warm_share"] == pytest.approx(1.0) and b["dark_share"] == pytest.approx(1.0)

@@ -31,7 +31,8 @@ def generate(out: Path, flags: list[str]) -> subprocess.CompletedProcess:
 
 def shipped_model_id() -> str:
     side = json.loads((REPO / "engine" / "models" / "synesthete.json").read_text())
-    calibration = hashlib.sha256(json.dumps(side.get("calibration"), sort_keys=True).encode()).hexdigest()[:8]
+    # the picture's VA: the calibration and the VA head (when the sidecar ships one) decide it
+    calibration = hashlib.sha256(json.dumps([side.get("calibration"), side.get("va_head")], sort_keys=True).encode()).hexdigest()[:8]
     return "-".join([side["training"]["data_hash"], side["files"]["decoder_step.onnx"]["sha256"][:12],
                      side["files"]["image_encoder.onnx"]["sha256"][:12], calibration])
 

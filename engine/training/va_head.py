@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from ..runtime import MODEL_DIR, Runtime
 from .dataset import data_dir, read_images
 from .metrics import spearman
 
-ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
+ALPHAS = (1.0, 10.0, 100.0, 1000.0, 3000.0, 10000.0, 30000.0, 100000.0)
 
 
 def features(rt: Runtime, root: Path, images, log=print) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +105,9 @@ def main(argv=None) -> int:
         side = json.loads(side_p.read_text())
         side["va_head"] = {k: np.asarray(v, np.float64).round(6).tolist() for k, v in best.items()}
         side["va_head"]["features"] = f"memory mean+sd ({d}) + {', '.join(STAT_NAMES)}"
-        side_p.write_text(json.dumps(side, indent=1) + "\n")
+        part = side_p.with_suffix(".json.part")
+        part.write_text(json.dumps(side, indent=1))
+        os.replace(part, side_p)
         print(f"wrote the VA head into {side_p}; now refit the calibration", file=sys.stderr)
     return 0
 
