@@ -32,6 +32,8 @@ class BarAim:
     memory: object | None = None
 
 
+REFOCUS_AT = 0.4    # |Δvalence| + |Δarousal| since the last turn that makes the model let go of its context
+REFOCUS_BARS = 1    # the bars of context it keeps then
 KEY_PULL = 1.0  # a continuation leans toward the primer's key (engine.sampling.key_pull_bias)
 Steer = Callable[[int], "BarAim | None"]  # bar of the new music (0-based) → its aim, or None: as before
 
@@ -74,7 +76,7 @@ def _grid_notes(stepper_for, settings: GenerationSettings, target: VA, tokens_ou
     stepper = stepper_for(first)
     primed = prime.count(BAR)
     skip = primed * BEATS_PER_BAR
-    state = {"va": first, "memory": None}
+    state = {"va": first, "memory": None, "anchor": first}
 
     def on_bar(bar: int) -> None:
         if bar < primed:
@@ -85,6 +87,9 @@ def _grid_notes(stepper_for, settings: GenerationSettings, target: VA, tokens_ou
         if aim is not None and (aim.va != state["va"] or aim.memory is not state["memory"]):
             stepper.retarget((aim.va.valence, aim.va.arousal), aim.memory)
             stream.set_arousal(aim.va.arousal)
+            if abs(aim.va.arousal - state["anchor"].arousal) + abs(aim.va.valence - state["anchor"].valence) >= REFOCUS_AT:
+                stream.refocus(REFOCUS_BARS)   # a real turn: the context since the last turn lets go
+                state["anchor"] = aim.va
             state.update(va=aim.va, memory=aim.memory)
 
     stream = TokenStream(stepper, sampling_settings(settings, target, prime), on_bar=on_bar)

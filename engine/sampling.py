@@ -122,11 +122,21 @@ class TokenStream:
         self.rng = np.random.default_rng(s.seed)
         self._bar_at: list[int] = []   # index in ``tokens`` of each Bar token
         self._restating: list[int] = list(s.prime)  # forced tokens: the primer, then restated bars
+        self._refocus = 0
         self.set_arousal(s.arousal)
+
+    def refocus(self, bars: int = 1) -> None:
+        """At the Bar token being fed now, forget all but the last ``bars`` bars of context."""
+        self._refocus = bars
+
+    def _recent(self, ctx: list[int], bars: int) -> list[int]:
+        lines = [i for i in range(2, len(ctx)) if ctx[i] == BAR]
+        start = lines[max(0, len(lines) - 1 - bars)]
+        return ctx[:2] + ctx[start:]
 
     def set_arousal(self, arousal: float) -> None:
         """Aim the expression bias at ``arousal`` from the next token on (bar-level steering)."""
-        bias = arousal_bias(arousal, self.s.expression)
+        bias = arousal_bias(arousal, self.s.expression, opening=self.s.arousal)
         if self.s.key_pull:
             pull = key_pull_bias(self.s.mode, self.s.key_pull)
             bias = (pull, pull) if bias is None else (bias[0] + pull, bias[1] + pull)
@@ -198,14 +208,22 @@ class TokenStream:
             if len(ctx) >= st.block_size:
                 ctx = self._slide(ctx)
                 logits = self._feed_context(ctx)
+            elif tok == BAR and self._refocus > 0:
+                # the emotion turned here: keep the last bars only, so the old mood's density and
+                # register (which the model otherwise carries on from its context) let go
+                ctx = self._recent(ctx, self._refocus)
+                self._refocus = 0
+                logits = self._feed_context(ctx)
             else:
                 logits = st.step(tok, len(ctx) - 1)
 
     def _slide(self, ctx: list[int]) -> list[int]:
         """Keep BOS, Mode and the tokens from the latest bar line in the second half."""
         half = len(ctx) // 2
-        bars = [i for i in range(2, len(ctx)) if ctx[i] == BAR and i >= half]
-        start = bars[0] if bars else max(i for i in range(2, len(ctx)) if ctx[i] == BAR)
+        lines = [i for i in range(2, len(ctx)) if ctx[i] == BAR]
+        later = [i for i in lines if i >= half]
+        # no bar line left in the window (an earlier slide kept the tail of one very long bar): the tail again
+        start = later[0] if later else (lines[-1] if lines else 2)
         if len(ctx) - start + 2 >= self.stepper.block_size:  # one bar longer than the window: keep its tail
             start = len(ctx) - self.stepper.block_size // 2
         return ctx[:2] + ctx[start:]

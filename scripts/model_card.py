@@ -96,11 +96,11 @@ def main() -> int:
               "On the test pictures, before calibration: ρ arousal 0.241 → 0.267, ρ valence 0.643 → 0.648, VA MAE 0.235 → 0.231 "
               "(docs/IMAGE_VA.md). Image arousal remains the weak link: pooled backbone features reach ρ ≈ 0.30, colour statistics "
               "alone 0.09.", ""]
-    L += ["## Decoding: the expression bias", "",
-          "At generation each bar's aimed arousal adds a small bias to the decoder's logits — louder, denser, shorter and higher "
-          "for excited bars, the reverse for calm ones (`engine/expression.py`, strength 1 by default, `--expression 0` for the "
-          "model alone). It was chosen on the validation pictures and is measured on the test pictures in docs/EXPRESSION.md "
-          "and docs/MUSICALITY.md (two-sample accuracy unchanged, judge fidelity better).", ""]
+    L += ["## Decoding: emotion that moves", "",
+          "Where the emotion turns within a piece (an arc, several pictures, live steering) the decoder is re-conditioned at the "
+          "bar line and keeps only its last bar of context (`engine/compose.py`); a small bias on its logits makes velocity follow "
+          "each bar's arousal and density follow the change (`engine/expression.py`, strength 1 by default, `--expression 0` "
+          "turns it off). Measured on the test pictures in docs/EXPRESSION.md and docs/MUSICALITY.md.", ""]
     L += ["## Musicality", "",
           "How the music compares with real music on notes — a classifier two-sample test, bar-to-bar repetition, melody steps and "
           "leaps, chord tones, density, range — against the model shipped before, with each lever tried: docs/MUSICALITY.md and "

@@ -2,6 +2,7 @@
 
     python scripts/screenshot.py [--out docs/screenshot.png] [--image examples/coffee.jpg]
     python scripts/screenshot.py --preview --out docs/screenshot_preview.png   # during Preview
+    python scripts/screenshot.py --arc="-0.7,-0.7;0.2,-0.1;0.7,0.7" --bars 8 --out docs/screenshot_arc.png
 
 Needs xvfb-run (apt-get install -y $(cat scripts/apt-packages.txt)); without a display the
 script re-runs itself under it. It opens the picture, moves the target a little toward calm
@@ -57,6 +58,8 @@ def main() -> int:
     ap.add_argument("--target", nargs=2, type=float, metavar=("V", "A"), default=(0.45, -0.35),
                     help="the target VA to drag to (default: a calm point)")
     ap.add_argument("--preview", action="store_true", help="grab the window during Preview, playhead mid-piece")
+    ap.add_argument("--bars", type=int, default=4)
+    ap.add_argument("--arc", metavar="V,A;V,A;...", help="draw this emotion arc on the plane before generating")
     args = ap.parse_args()
     if not os.environ.get("DISPLAY") and not os.environ.get("SYNESTHETE_SCREENSHOT_CHILD"):
         return under_xvfb()
@@ -92,7 +95,14 @@ def main() -> int:
     w.open_path(args.image)
     pump(lambda: w.emotion.image_va is not None, 30, "the picture")
     w.emotion.set_user_target(VA(*args.target))  # what a drag on the plane does
-    w.generation.bars.setValue(4)
+    if args.arc:  # what Draw arc and a drag on the plane do
+        from engine.request import parse_arc
+
+        arc = parse_arc(args.arc)
+        w.emotion.arc_button.setChecked(True)
+        w.emotion.plane.set_arc(arc)
+        w.emotion._arc_drawn(arc)
+    w.generation.bars.setValue(args.bars)
     w.generation.n_variations.setValue(2)
     w.generation.seed.setValue(42)
     w.generate()

@@ -156,3 +156,27 @@ def test_humanize_plays_like_a_person_not_like_noise():
             chords.setdefault(round(n.start * 4) // 4, []).append(n)
     rolled = [c for c in chords.values() if [n.pitch for n in sorted(c, key=lambda n: n.start)] == [48, 55, 64]]
     assert len(rolled) > 0.8 * len(chords)               # chords spread upward, low to high
+
+
+def test_generate_humanize_zero_writes_the_grid_and_one_regenerates_exactly(tmp_path):
+    import mido
+
+    def onsets(path):
+        mf, t, out = mido.MidiFile(path), 0, []
+        for m in mf.tracks[1]:
+            t += m.time
+            if m.type == "note_on" and m.velocity:
+                out.append(t)
+        return mf.ticks_per_beat, out
+
+    files = {}
+    for h, name in ((0, "grid"), (1, "a"), (1, "b")):
+        files[name] = tmp_path / f"{name}.mid"
+        r = run("generate", EXAMPLE, "-o", files[name], "--bars", "2", "--tempo", "100", "--seed", "5", "--humanize", h)
+        assert r.returncode == 0, r.stderr
+    tpb, grid = onsets(files["grid"])
+    assert all(t % (tpb // 4) == 0 for t in grid)                       # every onset on a sixteenth
+    _, played = onsets(files["a"])
+    assert sum(t % (tpb // 4) != 0 for t in played) > len(played) // 2  # a person's hands
+    assert files["a"].read_bytes() == files["b"].read_bytes()           # seeded
+    assert_one_line_error(run("generate", EXAMPLE, "-o", tmp_path / "x.mid", "--humanize", "1.5"))

@@ -321,8 +321,9 @@ def test_jack_server_vanishing_gives_one_line(tmp_path):
         stop_jackd(jack)
         if proc.poll() is None:
             proc.kill()
-    # `--loop` reports each piece it starts; beyond those, one line and nothing from libjack.
-    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("piece ")]
+    # `--loop` says how to steer and reports each piece it starts; beyond those, one line and
+    # nothing from libjack.
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith(("piece ", "Steering: "))]
     assert proc.returncode == 1, err
     assert lines == ["error: MIDI port 'Synesthete' disappeared"], err
 
@@ -388,11 +389,13 @@ def test_follows_daw_clock_start_and_cc_steering(jack_server):
     assert asked and asked[0].valence == 1.0 and asked[0].arousal == -1.0
 
 
-def test_stream_plays_the_same_notes_generate_writes_for_the_same_request(jack_server, tmp_path):
-    """One request, one piece: `stream` (real model, real JACK port) and `generate` agree note for note."""
+@pytest.mark.parametrize("extra", [[], ["--arc=-0.8,-0.8;0.8,0.8", "--bars", "4", "--humanize", "0.5"]], ids=["plain", "arc+humanize"])
+def test_stream_plays_the_same_notes_generate_writes_for_the_same_request(jack_server, tmp_path, extra):
+    """One request, one piece: `stream` (real model, real JACK port) and `generate` agree note for note,
+    also along an emotion arc and humanized."""
     from engine.midi_io import read_midi
 
-    request = ["--bars", "2", "--tempo", "300", "--seed", "3", "--key", "F#"]
+    request = ["--bars", "2", "--tempo", "300", "--seed", "3", "--key", "F#", *extra]
     take, written = tmp_path / "take.mid", tmp_path / "gen.mid"
     r = subprocess.run([sys.executable, "-m", "engine.cli", "stream", str(ROOT / "examples" / "coffee.jpg"), *request,
                         "--api", "jack", "--port-name", unique("Same"), "--also-write", str(take)],

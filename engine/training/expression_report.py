@@ -2,7 +2,8 @@
 
     python -m engine.training.expression_report --strengths 0 1 --out docs/EXPRESSION.md
 
-For each expression strength (``engine.expression``; 0 = the model alone), on the test pictures:
+For each expression strength (``engine.expression``; 0 = no bias, while the context still lets
+go where an arc turns), on the test pictures:
 the default path (the picture's calibrated VA, intensity 1, key auto, one seed per picture,
 8 bars) at a fixed ``--tempo`` (as in a DAW, where the project sets the tempo), scored against
 the pictures' *labels*: ρ(arousal, notes per piece), ρ(arousal, mean velocity), ρ(valence,
