@@ -33,7 +33,7 @@ def add_generation_args(ap: argparse.ArgumentParser, *, tempo_note: str = "") ->
                          "accents, rolled chords); seeded, so the same seed gives the same file")
     ap.add_argument("--arc", metavar="V,A;V,A;...",
                     help="an emotion arc: valence,arousal points spread evenly from the first bar to the last, "
-                         "linear in between (e.g. --arc=-0.8,-0.8;0.8,0.8 goes from sad to excited)")
+                         "linear in between (e.g. --arc='-0.8,-0.8;0.8,0.8', quoted for the shell, goes from sad to excited)")
     ap.add_argument("--scale-lock", action="store_true", help="keep every pitch in the key's scale")
     ap.add_argument("--expression", type=float, default=DEFAULT_EXPRESSION, metavar="K",
                     help=f"how strongly the bar's arousal shapes touch, density and articulation, 0..{MAX_EXPRESSION:g} "
