@@ -36,8 +36,8 @@ def add_generation_args(ap: argparse.ArgumentParser, *, tempo_note: str = "") ->
                          "linear in between (e.g. --arc='-0.8,-0.8;0.8,0.8', quoted for the shell, goes from sad to excited)")
     ap.add_argument("--scale-lock", action="store_true", help="keep every pitch in the key's scale")
     ap.add_argument("--expression", type=float, default=DEFAULT_EXPRESSION, metavar="K",
-                    help=f"how strongly the bar's arousal shapes touch, density and articulation, 0..{MAX_EXPRESSION:g} "
-                         f"(0 = the model alone; default {DEFAULT_EXPRESSION:g})")
+                    help=f"how strongly each bar's arousal shapes velocity, and a change of arousal (an arc, steering) "
+                         f"shapes density, 0..{MAX_EXPRESSION:g} (0 = off; default {DEFAULT_EXPRESSION:g})")
     ap.add_argument("--valence", type=float, metavar="V", help="override the image's valence, in [-1, 1] (needs --arousal)")
     ap.add_argument("--arousal", type=float, metavar="A", help="override the image's arousal, in [-1, 1] (needs --valence)")
     ap.add_argument("--model-dir", help="ONNX model directory (default: the shipped model)")
