@@ -217,6 +217,7 @@ def test_cc_mapping_and_clock_tempo():
 
 
 @pytest.mark.timeout(10)
+@pytest.mark.flaky(reruns=2, reruns_delay=1)  # a 5 ms bound on a shared 2-CPU VM; a wrong anchor is a bar (1.6 s) off
 def test_clock_start_anchors_next_bar():
     port, sink = fake_port()
     s = Scheduler(port, tempo=120, lookahead=0.05, auto_anchor=False).start()
