@@ -245,8 +245,10 @@ def test_start_stop_sync_waits_for_play_and_a_peer_stop_silences(jack_server):
     # Link takes up to ~55 ms to pass the Stop on (a peer broadcasts at most every 50 ms)
     late = [t - t_stop for _, t in ons if t > t_stop + LINK_LATENCY_S]
     assert not late, f"note-ons after the Stop: {late}"
+    # on a bar line of the peer's grid: a wrong start is beats (hundreds of ms) off; timing to the
+    # millisecond is the other test's median and the table in docs/LIVE_MIDI.md
     first = peer.beat_at(ons[0][1])
-    assert abs(first - round(first)) * 500.0 <= TOL_MS and round(first) % 4 == 0, first  # a bar line
+    assert abs(first - round(first)) * 500.0 <= 25.0 and round(first) % 4 == 0, first
     assert all(n.duration < 3.0 for n in res.played[-2:])  # the sounding notes were cut at the Stop
 
 
