@@ -29,6 +29,9 @@ from jack_fixture import PERIOD, RATE  # noqa: E402
 from test_live_jack import ROOT, Receiver, assert_silent, model, unique, wait_for  # noqa: E402
 
 TOL_MS = 1000.0 * PERIOD / RATE + 2.0   # the bound: one JACK period plus 2 ms, at p99
+# Single onsets on a shared 2-CPU VM can be late by several ms (the OS, JACK); a note on the wrong
+# beat or bar is 100s of ms off. Single-onset checks use this; medians use TOL_MS.
+GRID_MS = 25.0
 LINK_LATENCY_S = 0.1   # a peer's change reaches the others 5..55 ms later, then one POLL_S
 SESSION_EPS_S = 0.6  # Link merges two sessions by age, and calls sessions < 0.5 s apart a tie
 
@@ -194,10 +197,10 @@ def test_plays_on_the_peers_tempo_and_bars_and_follows_a_tempo_change(jack_serve
     # The bound (p99 within a JACK period + 2 ms) is what quiet runs measure
     # (docs/LIVE_MIDI.md: p99 2.5..3.8 ms over 16 runs); a test on a shared 2-CPU VM holds the
     # median to it and the tail to well under a sixteenth note, which any grid error would break.
-    assert p50 <= TOL_MS and percentile(np.abs(errs), 95) <= 25.0, f"worst (ms off, of which sent late, delivery): {worst}"
+    assert p50 <= TOL_MS and percentile(np.abs(errs), 95) <= GRID_MS, f"worst (ms off, of which sent late, delivery): {worst}"
     # what we asked the player for is the peer's timeline itself (the rest is OS and JACK delivery)
     assert max(np.abs(planned)) < 0.2, [round(e, 3) for e in planned]
-    assert all(abs(e) <= TOL_MS for e in unknowable), unknowable
+    assert all(abs(e) <= GRID_MS for e in unknowable), unknowable
     # followed within a bar: re-anchored at 120 BPM (well) within a beat of the peer's change,
     # and the notes of the bar after the change on the peer's new grid
     assert 0 <= follow_ms < 500.0, follow_ms
@@ -248,7 +251,7 @@ def test_start_stop_sync_waits_for_play_and_a_peer_stop_silences(jack_server):
     # on a bar line of the peer's grid: a wrong start is beats (hundreds of ms) off; timing to the
     # millisecond is the other test's median and the table in docs/LIVE_MIDI.md
     first = peer.beat_at(ons[0][1])
-    assert abs(first - round(first)) * 500.0 <= 25.0 and round(first) % 4 == 0, first
+    assert abs(first - round(first)) * 500.0 <= GRID_MS and round(first) % 4 == 0, first
     assert all(n.duration < 3.0 for n in res.played[-2:])  # the sounding notes were cut at the Stop
 
 
@@ -321,7 +324,7 @@ def test_cli_stream_link_takes_the_session_tempo(jack_server, tmp_path):
     ons = sink.note_ons()
     assert len(ons) == 4, err
     first = peer.beat_at(ons[0][1])
-    assert round(first) % 4 == 0 and abs(first - round(first)) * 60 / 97 * 1000 <= TOL_MS, first
+    assert round(first) % 4 == 0 and abs(first - round(first)) * 60 / 97 * 1000 <= GRID_MS, first
     assert read_midi(take).tempos[0][1] == pytest.approx(97.0, abs=0.01)
     assert_silent(sink)
 
