@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, AudioError, Synth, note_events
+from .audio import SAMPLE_RATE, AudioError, render_notes
 from .events import NoteEvent
 
 
@@ -109,9 +109,8 @@ class Preview:
         """Start playing ``notes`` at ``tempo``; returns the audio's length in seconds.
         Raises ``AudioError`` with one line when there is no SoundFont, synth or output."""
         sink = self.sink
-        with Synth(self.soundfont) as synth:
-            audio = np.concatenate(list(synth.render(note_events(notes, tempo))))
-            self._rate = synth.sample_rate
+        audio = render_notes(notes, tempo, self.soundfont)
+        self._rate = SAMPLE_RATE
         self._tempo = float(tempo)
         sink.play(audio, self._rate)
         return len(audio) / self._rate

@@ -104,12 +104,9 @@ def main(argv=None) -> int:
         shown = os.path.relpath(a.model_dir) if Path(a.model_dir).resolve().is_relative_to(Path.cwd()) else a.model_dir
         Path(a.report).write_text(markdown(res, shown, not a.dry_run))
     if not a.dry_run:
-        side_p = Path(a.model_dir) / "synesthete.json"
-        side = json.loads(side_p.read_text())
-        side["calibration"] = cal
-        part = side_p.with_suffix(".json.part")
-        part.write_text(json.dumps(side, indent=1))
-        os.replace(part, side_p)
+        from .export import update_sidecar
+
+        side_p = update_sidecar(a.model_dir, calibration=cal)
         print(f"wrote the calibration into {side_p}", file=sys.stderr)
     return 0
 

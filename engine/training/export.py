@@ -63,11 +63,24 @@ def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 2
         sidecar["files"][f.name] = {"bytes": f.stat().st_size, "sha256": sha256_file(f)}
         os.replace(f, outdir / f.name)
     tmpdir.rmdir()
-    side = outdir / "synesthete.json"
+    write_sidecar(outdir, sidecar)
+    return {"ok": True, **parity, "out": str(outdir)}
+
+
+def write_sidecar(model_dir, sidecar: dict) -> Path:
+    """``synesthete.json`` in ``model_dir``, replaced atomically (never half written)."""
+    side = Path(model_dir) / "synesthete.json"
     part = side.with_suffix(".json.part")
     part.write_text(json.dumps(sidecar, indent=1))
     os.replace(part, side)
-    return {"ok": True, **parity, "out": str(outdir)}
+    return side
+
+
+def update_sidecar(model_dir, **fields) -> Path:
+    """Set ``fields`` in the sidecar of ``model_dir`` (calibration, VA head), the rest as it is."""
+    side = json.loads((Path(model_dir) / "synesthete.json").read_text())
+    side.update(fields)
+    return write_sidecar(model_dir, side)
 
 
 def export_graphs(model, backbone, spec, enc_p: Path, prep_p: Path, step_p: Path) -> None:

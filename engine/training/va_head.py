@@ -12,8 +12,6 @@ alone. ``--ship`` writes the head into the model sidecar (``va_head``); run
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -101,13 +99,11 @@ def main(argv=None) -> int:
     if a.report:
         Path(a.report).write_text(text)
     if a.ship:
-        side_p = MODEL_DIR / "synesthete.json"
-        side = json.loads(side_p.read_text())
-        side["va_head"] = {k: np.asarray(v, np.float64).round(6).tolist() for k, v in best.items()}
-        side["va_head"]["features"] = f"memory mean+sd ({d}) + {', '.join(STAT_NAMES)}"
-        part = side_p.with_suffix(".json.part")
-        part.write_text(json.dumps(side, indent=1))
-        os.replace(part, side_p)
+        from .export import update_sidecar
+
+        head = {k: np.asarray(v, np.float64).round(6).tolist() for k, v in best.items()}
+        head["features"] = f"memory mean+sd ({d}) + {', '.join(STAT_NAMES)}"
+        side_p = update_sidecar(MODEL_DIR, va_head=head)
         print(f"wrote the VA head into {side_p}; now refit the calibration", file=sys.stderr)
     return 0
 
