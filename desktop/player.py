@@ -139,8 +139,7 @@ class Player(QObject):
         if live is None:
             return
         self._stopped_by_user = True
-        live.stop()
-        live.wait(STOP_WAIT_S)
+        live.close(STOP_WAIT_S)
         if self._port is not None:
             self._port.panic()
         self._finish(live)

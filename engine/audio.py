@@ -16,6 +16,8 @@ by Frank Wen, MIT licence) is the one we test with.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import wave
 from pathlib import Path
@@ -153,8 +155,11 @@ def _limit(x: np.ndarray) -> np.ndarray:
 
 
 def _fluidsynth():
+    # The binding prints where it found the library to stdout when $CI is set, which would
+    # corrupt `--json` output; what it says is of no use to a user.
     try:
-        import fluidsynth
+        with contextlib.redirect_stdout(io.StringIO()):
+            import fluidsynth
     except (ImportError, OSError):
         raise AudioError("the FluidSynth library is not installed (Debian/Ubuntu: apt install libfluidsynth3; "
                          "macOS: brew install fluid-synth; Windows: put FluidSynth's bin folder on PATH)") from None

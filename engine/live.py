@@ -122,6 +122,14 @@ class LiveStream:
             self._stop.set()  # a producer stuck in a slow model step may finish on its own
         return done
 
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop, and wait for the player and the producer to end. A producer still inside a model
+        step when the process exits can abort it (ONNX Runtime's threads torn down under it)."""
+        self.stop()
+        self.wait(timeout)
+        if self._producer is not None and self._producer is not threading.current_thread():
+            self._producer.join(timeout)
+
     def result(self) -> StreamResult:
         s = self.scheduler
         error = s.error or self._producer_error or self._input_error
@@ -222,8 +230,7 @@ def stream(notes: Iterable[NoteEvent], *, port=None, port_name: str = "Synesthet
                 live.stop()
         result = live.result()
     finally:
-        live.stop()
-        live.wait(2.0)
+        live.close(2.0)
         for sig, h in old_handlers.items():
             signal.signal(sig, h)
         if own_port:

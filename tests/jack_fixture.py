@@ -16,6 +16,9 @@ import uuid
 import pytest
 
 RATE, PERIOD = 48000, 128
+# Single onsets on a shared 2-CPU VM can be late by 10-30 ms (the OS, JACK); a note on the wrong
+# 16th (125 ms at 120 BPM), beat or bar is further off. Single onsets use this; medians tighter bounds.
+GRID_MS = 40.0
 
 
 def _accepts_clients() -> bool:

@@ -25,13 +25,10 @@ from engine.link import LinkSync, LinkUnavailable  # noqa: E402
 from engine.live import LiveStream  # noqa: E402
 from engine.midi_io import read_midi  # noqa: E402
 from engine.ports import open_output  # noqa: E402
-from jack_fixture import PERIOD, RATE  # noqa: E402
+from jack_fixture import GRID_MS, PERIOD, RATE  # noqa: E402
 from test_live_jack import ROOT, Receiver, assert_silent, model, unique, wait_for  # noqa: E402
 
 TOL_MS = 1000.0 * PERIOD / RATE + 2.0   # the bound: one JACK period plus 2 ms, at p99
-# Single onsets on a shared 2-CPU VM can be late by several ms (the OS, JACK); a note on the wrong
-# beat or bar is 100s of ms off. Single-onset checks use this; medians use TOL_MS.
-GRID_MS = 25.0
 LINK_LATENCY_S = 0.1   # a peer's change reaches the others 5..55 ms later, then one POLL_S
 SESSION_EPS_S = 0.6  # Link merges two sessions by age, and calls sessions < 0.5 s apart a tie
 

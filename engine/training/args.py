@@ -22,6 +22,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--no-va-loss", action="store_true", help="ablation: token loss only")
     ap.add_argument("--va-loss-weight", type=float, help="weight of the paper's VA loss beside the token loss (default 1.0)")
     ap.add_argument("--estimator", default="runs/va_estimator.pt", help="training-time VA estimator for the VA loss")
+    ap.add_argument("--corpus", help="pretrain the decoder on music21's corpus sets (e.g. bach,folk; see engine.training.corpus) "
+                    "with neutral conditioning, instead of the image-MIDI pairs")
+    ap.add_argument("--init", help="start from this checkpoint's weights (e.g. a --corpus run), with a fresh optimizer and schedule")
     ap.add_argument("--max-steps", type=int, default=0)
     ap.add_argument("--threads", type=int)
     ap.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default 50)")

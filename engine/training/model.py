@@ -286,14 +286,17 @@ class Synesthete(nn.Module):
 def losses(model: Synesthete, fmap, tokens, va_cond, va_ref, image_va_label, estimator=None, va_loss_weight: float = 0.0):
     """Token cross-entropy, image-VA L1, and the paper's VA loss (see module docstring).
 
-    tokens (B, T) include BOS; PAD marks the end of shorter pieces.
+    tokens (B, T) include BOS; PAD marks the end of shorter pieces. ``image_va_label`` None
+    (pretraining on music without pictures) leaves the image head out.
     """
     logits, image_va = model(fmap, tokens[:, :-1], va_cond)
     target = tokens[:, 1:]
     ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=PAD)
-    img = F.l1_loss(image_va, image_va_label)
-    out = {"ce": ce, "image_va": img}
-    total = ce + img
+    out = {"ce": ce}
+    total = ce
+    if image_va_label is not None:  # None when pretraining on unlabelled music
+        out["image_va"] = F.l1_loss(image_va, image_va_label)
+        total = total + out["image_va"]
     if estimator is not None and va_loss_weight > 0:
         probs = F.softmax(logits, dim=-1)
         mask = (target != PAD).float()

@@ -16,6 +16,7 @@ inside the epoch) reproduces the uninterrupted run. Checkpoints are written atom
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -56,6 +57,8 @@ class TrainConfig:
     max_steps: int = 0  # >0 stops early (tests)
     pair_capacity: int = 3
     pair_per_image: int = 2
+    corpus: str = ""  # pretraining on these music21 corpus sets instead of the pairs
+    init: str = ""  # the checkpoint whose weights this run started from
     model: ModelConfig = field(default_factory=ModelConfig)
 
 
@@ -123,6 +126,45 @@ class PairData:
         return fmap, toks, va_cond, va_ref, img_va
 
 
+class CorpusData:
+    """Pretraining windows (``engine.training.corpus``) with the same ``batch`` as ``PairData``:
+    a zero feature map and VA (0, 0) — neutral conditioning, so the decoder learns music itself
+    and the pairs later teach it what pictures and VA change — and no image or VA labels."""
+
+    VAL_EVERY = 20  # every 20th window is held out to watch the pretraining loss
+
+    def __init__(self, windows: list[np.ndarray], c: TrainConfig, names: str) -> None:
+        self.windows = windows
+        self.fmap_shape = (c.model.feat_channels, c.model.feat_tokens)
+        h = hashlib.sha256(names.encode())
+        for w in windows:
+            h.update(w.tobytes())
+        self.data_hash = h.hexdigest()[:16]
+
+    @classmethod
+    def splits(cls, names: str, c: TrainConfig) -> dict:
+        from .corpus import load_windows
+
+        try:
+            wins = load_windows(names.split(","), c.model.block_size)
+        except ValueError as e:
+            raise UsageError(f"--corpus: {e}") from None
+        if not wins:
+            raise UsageError(f"the corpus sets {names!r} gave no windows")
+        val = [w for i, w in enumerate(wins) if i % cls.VAL_EVERY == 0]
+        train = [w for i, w in enumerate(wins) if i % cls.VAL_EVERY != 0]
+        return {"train": cls(train, c, names), "val": cls(val, c, names)}
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator, c: TrainConfig):
+        toks = torch.from_numpy(pad([self.windows[i] for i in idx]))
+        fmap = torch.zeros((len(idx), *self.fmap_shape))
+        va = torch.zeros((len(idx), 2))
+        return fmap, toks, va, va, None
+
+
 def evaluate_loss(model, data: PairData, c: TrainConfig, max_batches: int = 20) -> dict:
     model.eval()
     rng = np.random.default_rng(c.seed)
@@ -134,7 +176,7 @@ def evaluate_loss(model, data: PairData, c: TrainConfig, max_batches: int = 20) 
             fmap, toks, va_cond, va_ref, img_va = data.batch(idx, rng, c)
             out = losses(model, fmap, toks, va_ref, va_ref, img_va)
             tot["ce"] += out["ce"].item()
-            tot["image_va"] += out["image_va"].item()
+            tot["image_va"] += out["image_va"].item() if "image_va" in out else float("nan")
             n += 1
     model.train()
     return {k: v / max(1, n) for k, v in tot.items()}
@@ -158,6 +200,8 @@ def build_config(args) -> TrainConfig:
         c.batch_size = args.batch_size
     if args.seed is not None:
         c.seed = args.seed
+    c.corpus = getattr(args, "corpus", None) or ""
+    c.init = getattr(args, "init", None) or ""
     from .backbones import SPECS
 
     spec = SPECS[args.backbone] if args.backbone in SPECS else None
@@ -227,13 +271,15 @@ class Trainer:
         self.ddp, self.rank, self.world, self.master = ddp, rank, world, rank == 0
         torch.manual_seed(c.seed + rank)
         self.raw = Synesthete(c.model)
-        self.estimator = _estimator(c, args.estimator)
+        self.estimator = None if c.corpus else _estimator(c, args.estimator)
         opt_cls = torch.optim.Adam if c.optimizer == "adam" else torch.optim.AdamW
         opt_kw = {} if c.optimizer == "adam" else {"weight_decay": c.weight_decay}
         self.opt = opt_cls(self.raw.parameters(), lr=c.lr, **opt_kw)
         self.epoch = self.step_in_epoch = self.global_step = 0
         if state is not None:
             self._restore(state)
+        elif c.init:
+            self._init_from(Path(c.init))
         self.model = torch.nn.parallel.DistributedDataParallel(self.raw) if ddp else self.raw
         self.steps_per_epoch = math.ceil(len(self.train_data) / (c.batch_size * world))
         self.total = self.steps_per_epoch * c.epochs
@@ -248,6 +294,17 @@ class Trainer:
         if self.master and steps_log.exists():  # drop steps after the checkpoint: they are redone now
             keep = [ln for ln in steps_log.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= self.global_step]
             steps_log.write_text("".join(ln + "\n" for ln in keep))
+
+    def _init_from(self, path: Path) -> None:
+        """Weights only (a pretrained run): the optimizer, schedule and counters start fresh."""
+        if not path.exists():
+            raise UsageError(f"--init {path}: no such checkpoint")
+        state = load_state(path)
+        if state["model_config"] != self.c.model.to_dict():
+            raise UsageError(f"--init {path}: its model {state['model_config']} differs from this run's {self.c.model.to_dict()}")
+        self.raw.load_state_dict(state["model"])
+        if self.master:
+            print(f"initialised from {path} (step {state['global_step']})", file=sys.stderr)
 
     def checkpoint(self) -> None:
         if self.master:
@@ -341,8 +398,12 @@ def train(args) -> int:
     root = data_dir(args.data)
     from .feature_cache import load_features
 
-    features, index = load_features(c.model.backbone, root)
-    t = Trainer(args, c, state, PairData.splits(root, c, features, index), ddp, rank, world)
+    if c.corpus:
+        data = CorpusData.splits(c.corpus, c)
+    else:
+        features, index = load_features(c.model.backbone, root)
+        data = PairData.splits(root, c, features, index)
+    t = Trainer(args, c, state, data, ddp, rank, world)
 
     def _stop(signum, frame):
         t.stop = True  # finish the step, checkpoint, exit cleanly
@@ -351,7 +412,8 @@ def train(args) -> int:
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
     if master:
-        print(f"{len(t.train_data)} train pairs, {len(t.val_data)} val pairs, {t.raw.num_params() / 1e6:.2f}M params, "
+        what = "corpus windows" if c.corpus else "pairs"
+        print(f"{len(t.train_data)} train {what}, {len(t.val_data)} val {what}, {t.raw.num_params() / 1e6:.2f}M params, "
               f"{t.steps_per_epoch} steps/epoch x {c.epochs} epochs, world {world}", file=sys.stderr)
     t.fit()
     if master:
