@@ -16,6 +16,25 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "engine" / "models"
 
 
+def _pretraining(tc: dict) -> list[str]:
+    """A line on the pretraining run the shipped run started from (``train --init``), from its own records."""
+    init = tc.get("init")
+    if not init:
+        return ["- Trained from scratch (no pretraining)."]
+    pre = (ROOT / init).parent if not Path(init).is_absolute() else Path(init).parent
+    lines = [f"- Started from the weights of `{init}`"]
+    mpath = pre / "metrics.jsonl"
+    if mpath.exists():
+        pm = [json.loads(x) for x in mpath.read_text().splitlines() if x.strip()]
+        from engine.training.train import load_state
+        pc = load_state(pre / "ckpt.pt")["train_config"]
+        corpus = pc.get("corpus") or "?"
+        lines[0] += (f": the decoder pretrained on music21's corpus sets `{corpus}` (`engine/training/corpus.py`; Bach chorales and "
+                     f"folk tunes, key-normalised, neutral conditioning), {pc['epochs']} epochs, {pm[-1]['global_step']} steps of batch "
+                     f"{pc['batch_size']}, {sum(m['seconds'] for m in pm) / 60:.0f} minutes; its held-out token CE {pm[-1]['val_ce']:.3f}.")
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default=str(ROOT / "runs" / "main"))
@@ -56,6 +75,7 @@ def main() -> int:
           f"- Preset `{tc['preset']}`: {tc['optimizer']} lr {tc['lr']} ({tc['schedule']}, warm-up {tc['warmup_steps']} steps, min {tc['min_lr']}), "
           f"batch {tc['batch_size']}, {tc['epochs']} epochs ({tr['global_step']} steps), weight decay {tc['weight_decay']}, "
           f"VA-loss weight {tc['va_loss_weight']}, conditioning-VA noise σ {tc['va_noise']}, seed {tc['seed']}; torch {tr['torch']}, 2 CPU cores.",
+          *_pretraining(tc),
           f"- Wall time: {sum(m['seconds'] for m in metrics) / 60:.0f} minutes of training (features cached beforehand).", "",
           "| epoch | train token CE | train VA loss | train image-VA L1 | val token CE | val image-VA L1 | seconds |", "|---|---|---|---|---|---|---|"]
     for m in metrics:

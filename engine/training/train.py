@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -145,6 +146,8 @@ class CorpusData:
     def splits(cls, names: str, c: TrainConfig) -> dict:
         from .corpus import load_windows
 
+        if importlib.util.find_spec("music21") is None:
+            raise UsageError("--corpus needs the music21 package (the [train] extra): pip install -e '.[train]'")
         try:
             wins = load_windows(names.split(","), c.model.block_size)
         except ValueError as e:
@@ -176,7 +179,10 @@ def evaluate_loss(model, data: PairData, c: TrainConfig, max_batches: int = 20) 
             fmap, toks, va_cond, va_ref, img_va = data.batch(idx, rng, c)
             out = losses(model, fmap, toks, va_ref, va_ref, img_va)
             tot["ce"] += out["ce"].item()
-            tot["image_va"] += out["image_va"].item() if "image_va" in out else float("nan")
+            if "image_va" in out:
+                tot["image_va"] += out["image_va"].item()
+            else:
+                tot.pop("image_va", None)  # pretraining: no pictures
             n += 1
     model.train()
     return {k: v / max(1, n) for k, v in tot.items()}
