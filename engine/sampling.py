@@ -181,8 +181,16 @@ class TokenStream:
             yield t, self.decoder.push(t)
         logits = self._feed_context(ctx)
         bar_tokens = 0
+        sounded = False
         while True:
             mask = allowed_mask(self.decoder.state, min_bars=s.bars)
+            if not sounded and self.decoder.bars >= 1 and not self._restating:
+                # A piece opens with sound: an empty first bar (which the model writes now and
+                # then for calm music) would make a one-bar clip silent and a longer one start late.
+                opening = mask.copy()
+                opening[BAR] = opening[EOS] = False
+                if opening.any():
+                    mask = opening
             if self.decoder.bars >= 1 and bar_tokens > s.max_tokens_per_bar:
                 mask[:] = False
                 mask[BAR] = True  # close a runaway bar (always legal after a note)
@@ -194,7 +202,9 @@ class TokenStream:
             self.tokens.append(tok)
             ctx.append(tok)
             bar_tokens = 0 if tok == BAR else bar_tokens + 1
-            yield tok, self.decoder.push(tok)
+            notes = self.decoder.push(tok)
+            sounded = sounded or bool(notes)
+            yield tok, notes
             if tok == EOS:
                 return
             if tok == BAR:

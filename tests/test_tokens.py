@@ -96,6 +96,25 @@ def test_masked_sampling_always_decodes_to_the_requested_bars(seed, bars, temper
     assert all(0 <= n.start < bars * 4 for n in notes)
 
 
+class RestfulStepper(RandomStepper):
+    """A model that would rather close the bar (or the piece) than play: Bar and EOS dominate."""
+
+    def step(self, token, pos):
+        logits = super().step(token, pos)
+        logits[T.BAR] = logits[T.EOS] = 50.0
+        return logits
+
+
+@pytest.mark.parametrize("bars", [1, 4])
+def test_a_piece_opens_with_sound_even_when_the_model_would_rest(bars):
+    ts = TokenStream(RestfulStepper(3), SamplingSettings(bars=bars, temperature=1.0, top_p=0.95, seed=3, mode="major"))
+    toks = [t for t, _ in ts]
+    notes = T.decode(toks)
+    assert T.token_error_rate(toks) == 0.0 and toks.count(T.BAR) == bars
+    assert notes and min(n.start for n in notes) < 4      # the first bar holds a note
+    assert all(n.start < 4 for n in notes)                 # later bars may rest, as the model wants
+
+
 def test_token_error_rate_counts_violations():
     assert T.token_error_rate([T.BOS, T.MODE0, T.BAR, T.PITCH0, T.EOS]) == pytest.approx(1 / 5)
 
