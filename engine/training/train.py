@@ -3,6 +3,8 @@
     synesthete train --data PATH --out runs/main --preset fast
     synesthete train --data PATH --out runs/main --resume            # continue exactly
     torchrun --nproc_per_node 2 -m engine.training.train --data PATH --out runs/ddp --preset fast
+    synesthete train --out runs/pre --corpus bach,folk --epochs 2    # pretrain the decoder (corpus.py)
+    synesthete train --out runs/ft --init runs/pre/ckpt.pt --va-loss-weight 0.3   # then the pairs
 
 Presets: ``paper`` = Adam, lr 1e-5, 15 epochs, constant lr (the paper's; under-trains a
 decoder from scratch, reported anyway); ``fast`` = AdamW, lr 1e-3 with warm-up and cosine
@@ -171,7 +173,7 @@ class CorpusData:
 def evaluate_loss(model, data: PairData, c: TrainConfig, max_batches: int = 20) -> dict:
     model.eval()
     rng = np.random.default_rng(c.seed)
-    tot = {"ce": 0.0, "image_va": 0.0}
+    tot = {"ce": 0.0}
     n = 0
     with torch.no_grad():
         for b in range(min(max_batches, math.ceil(len(data) / c.batch_size))):
@@ -179,10 +181,8 @@ def evaluate_loss(model, data: PairData, c: TrainConfig, max_batches: int = 20) 
             fmap, toks, va_cond, va_ref, img_va = data.batch(idx, rng, c)
             out = losses(model, fmap, toks, va_ref, va_ref, img_va)
             tot["ce"] += out["ce"].item()
-            if "image_va" in out:
-                tot["image_va"] += out["image_va"].item()
-            else:
-                tot.pop("image_va", None)  # pretraining: no pictures
+            if "image_va" in out:  # absent when pretraining: no pictures
+                tot["image_va"] = tot.get("image_va", 0.0) + out["image_va"].item()
             n += 1
     model.train()
     return {k: v / max(1, n) for k, v in tot.items()}
