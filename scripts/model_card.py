@@ -31,7 +31,10 @@ def _pretraining(tc: dict) -> list[str]:
         corpus = pc.get("corpus") or "?"
         lines[0] += (f": the decoder pretrained on music21's corpus sets `{corpus}` (`engine/training/corpus.py`; Bach chorales and "
                      f"folk tunes, key-normalised, neutral conditioning), {pc['epochs']} epochs, {pm[-1]['global_step']} steps of batch "
-                     f"{pc['batch_size']}, {sum(m['seconds'] for m in pm) / 60:.0f} minutes; its held-out token CE {pm[-1]['val_ce']:.3f}.")
+                     f"{pc['batch_size']}, {sum(m['seconds'] for m in pm) / 60:.0f} minutes; its held-out token CE {pm[-1]['val_ce']:.3f}. "
+                     "The corpus ships inside music21 (BSD-3-Clause software); its `corpus/license.txt` says the compositions are out of "
+                     "US copyright or licensed for use, and that some encodings restrict commercial use — another reason these weights are "
+                     "for research and personal use.")
     return lines
 
 
