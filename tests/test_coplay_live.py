@@ -2,9 +2,9 @@
 into "Synesthete In" is answered from its next bar line, in its key."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-import re
 import time
 import uuid
 from pathlib import Path
