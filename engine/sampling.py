@@ -129,8 +129,13 @@ class TokenStream:
         """At the Bar token being fed now, forget all but the last ``bars`` bars of context."""
         self._refocus = bars
 
+    @staticmethod
+    def _bar_lines(ctx: list[int]) -> list[int]:
+        """Indexes of the Bar tokens in a context (after BOS and Mode)."""
+        return [i for i in range(2, len(ctx)) if ctx[i] == BAR]
+
     def _recent(self, ctx: list[int], bars: int) -> list[int]:
-        lines = [i for i in range(2, len(ctx)) if ctx[i] == BAR]
+        lines = self._bar_lines(ctx)
         start = lines[max(0, len(lines) - 1 - bars)]
         return ctx[:2] + ctx[start:]
 
@@ -230,7 +235,7 @@ class TokenStream:
     def _slide(self, ctx: list[int]) -> list[int]:
         """Keep BOS, Mode and the tokens from the latest bar line in the second half."""
         half = len(ctx) // 2
-        lines = [i for i in range(2, len(ctx)) if ctx[i] == BAR]
+        lines = self._bar_lines(ctx)
         later = [i for i in lines if i >= half]
         # no bar line left in the window (an earlier slide kept the tail of one very long bar): the tail again
         start = later[0] if later else (lines[-1] if lines else 2)

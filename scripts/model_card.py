@@ -21,7 +21,7 @@ def _pretraining(tc: dict) -> list[str]:
     init = tc.get("init")
     if not init:
         return ["- Trained from scratch (no pretraining)."]
-    pre = (ROOT / init).parent if not Path(init).is_absolute() else Path(init).parent
+    pre = (ROOT / init).parent  # an absolute path stays itself
     lines = [f"- Started from the weights of `{init}`"]
     mpath = pre / "metrics.jsonl"
     if mpath.exists():

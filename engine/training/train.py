@@ -341,14 +341,16 @@ class Trainer:
         """Steps until the epoch ends or a stop is asked for; returns the summed losses."""
         c, per_step = self.c, self.c.batch_size * self.world
         order = np.random.default_rng([c.seed, self.epoch]).permutation(len(self.train_data))
-        sums = {"ce": 0.0, "va": 0.0, "image_va": 0.0, "n": 0}
+        sums = {"ce": 0.0, "va": 0.0, "n": 0}   # "image_va" joins when a step has it (not in pretraining)
         while self.step_in_epoch < self.steps_per_epoch:
             lo = self.step_in_epoch * per_step
             loss = self.step(order[lo:lo + per_step][self.rank::self.world])
             if getattr(self.args, "step_delay", 0.0):
                 time.sleep(self.args.step_delay)
-            for k in ("ce", "image_va", "va"):
+            for k in ("ce", "va"):
                 sums[k] += loss.get(k, 0.0)
+            if "image_va" in loss:
+                sums["image_va"] = sums.get("image_va", 0.0) + loss["image_va"]
             sums["n"] += 1
             if self.master:
                 bar.update(1)
@@ -367,7 +369,7 @@ class Trainer:
     def end_epoch(self, sums: dict, seconds: float) -> None:
         val = evaluate_loss(self.raw, self.val_data, self.c) if self.master else {}
         n = max(1, sums["n"])
-        rec = {"epoch": self.epoch + 1, "train_ce": sums["ce"] / n, "train_va_loss": sums["va"] / n, "train_image_va_l1": sums["image_va"] / n,
+        rec = {"epoch": self.epoch + 1, "train_ce": sums["ce"] / n, "train_va_loss": sums["va"] / n, "train_image_va_l1": sums["image_va"] / n if "image_va" in sums else None,
                "val_ce": val.get("ce"), "val_image_va_l1": val.get("image_va"), "seconds": round(seconds, 1), "global_step": self.global_step}
         self.epoch += 1
         self.step_in_epoch = 0
