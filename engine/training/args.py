@@ -25,6 +25,12 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--corpus", help="pretrain the decoder on music21's corpus sets (e.g. bach,folk; see engine.training.corpus) "
                     "with neutral conditioning, instead of the image-MIDI pairs")
     ap.add_argument("--init", help="start from this checkpoint's weights (e.g. a --corpus run), with a fresh optimizer and schedule")
+    ap.add_argument("--pack", help="read the pairs, feature maps, corpus and VA estimator from this folder "
+                    "(python -m engine.training.pack) instead of the data directory and caches; --corpus all takes every set in it")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when present); cuda trains in bfloat16 autocast")
+    ap.add_argument("--lr", type=float, help="peak learning rate (default: the preset's)")
+    ap.add_argument("--minutes", type=float, default=0.0,
+                    help="time budget: after 30 steps the run sets its epochs to what fits, then stops at the budget")
     ap.add_argument("--max-steps", type=int, default=0)
     ap.add_argument("--threads", type=int)
     ap.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default 50)")

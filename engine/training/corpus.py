@@ -9,12 +9,14 @@ and repetition poorly from that alone (docs/MUSICALITY.md: the top voice leaps w
 steps). ``music21`` installs offline and carries, under its ``corpus`` folder, Bach's chorales
 (four-part harmony: stepwise voices, a chord on every beat) and several thousand folk tunes
 (Essen, O'Neill's 1850, Ryan's Mammoth, Nottingham: melodies built from steps and repeated
-phrases). They go through the same path as the training pieces: onto the 16th grid, transposed
+phrases), keyboard and chamber pieces (``classical``: Beethoven to Joplin — accompaniment figures
+and bass lines) and Renaissance vocal polyphony (``renaissance``: Palestrina, Josquin,
+Monteverdi — independent stepwise voices). They go through the same path as the training pieces: onto the 16th grid, transposed
 to C major / A minor by the same key estimate (so transposition augmentation would be undone —
 the representation is key-normalised), and cut into the same bar-aligned windows.
 
 What is kept: pieces whose every time signature has a 2- or 4-quarter bar (4/4, 2/4, 2/2: a
-16-step token bar holds two 2/4 bars), with at least 95% of onsets on the 16th grid (triplets
+16-step token bar holds two 2/4 bars; the Renaissance set's 4/2 bars split into two token bars), with at least 95% of onsets on the 16th grid (triplets
 are dropped) and at least 4 bars. The scores have no dynamics, so velocities are drawn per piece
 (seeded by its name) around a mezzo-forte, with the top note of each onset a step louder — the
 loss sees a plausible, uninformative velocity rather than one constant.
@@ -44,7 +46,16 @@ CORPUS_VERSION = 1
 SETS = {
     "bach": ("bach",),
     "folk": ("essenFolksong", "oneills1850", "ryansMammoth", "nottingham-dataset"),
+    # keyboard and chamber writing: accompaniment figures, bass lines, idiomatic piano textures
+    "classical": ("beethoven", "chopin", "corelli", "cpebach", "handel", "haydn", "joplin", "mozart",
+                  "schubert", "schumann_clara", "schumann_robert", "weber", "airdsAirs", "miscFolk"),
+    # vocal polyphony in 2/2: independent, stepwise voices over long harmonies
+    "renaissance": ("palestrina", "josquin", "monteverdi"),
 }
+# Bar lengths (quarters) a set may use. A 16-step token bar holds one 4/4 bar or two 2/4 bars;
+# the Renaissance scores are barred in 4/2, which splits into two token bars the same way.
+BARS = {"renaissance": {2.0, 4.0, 8.0}}
+DEFAULT_BARS = {2.0, 4.0}
 ON_GRID = 0.95
 MIN_BARS = 4
 BASE_VELOCITIES = (56, 64, 72, 80, 88)
@@ -74,10 +85,10 @@ def _pickup(score) -> float:
     return 0.0
 
 
-def score_to_piece(score, name: str) -> tuple[CorpusPiece | None, str]:
+def score_to_piece(score, name: str, allowed: set[float] = DEFAULT_BARS) -> tuple[CorpusPiece | None, str]:
     """A music21 score → a ``CorpusPiece`` on the 16th grid, or (None, why it was skipped)."""
     bars = _bar_quarters(score)
-    if not bars or not bars <= {2.0, 4.0}:
+    if not bars or not bars <= allowed:
         return None, "meter"
     shift = _pickup(score)
     score = score.stripTies(inPlace=False)
@@ -124,14 +135,14 @@ def _scores(path: Path):
         yield path.name, parsed
 
 
-def _file_windows(args: tuple[str, int]) -> tuple[list[np.ndarray], dict[str, int]]:
-    path, block_size = args
+def _file_windows(args: tuple[str, int, str]) -> tuple[list[np.ndarray], dict[str, int]]:
+    path, block_size, set_name = args
     counts: dict[str, int] = {}
     out: list[np.ndarray] = []
     try:
         for name, score in _scores(Path(path)):
             try:
-                piece, why = score_to_piece(score, name)
+                piece, why = score_to_piece(score, name, BARS.get(set_name, DEFAULT_BARS))
             except Exception:  # a malformed score in the corpus: skip it, count it
                 piece, why = None, "unreadable"
             counts[why] = counts.get(why, 0) + 1
@@ -177,7 +188,7 @@ def build(set_name: str, block_size: int = 512, workers: int = 2, limit: int = 0
     windows: list[np.ndarray] = []
     counts: dict[str, int] = {}
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        for i, (wins, cnt) in enumerate(pool.map(_file_windows, [(str(f), block_size) for f in files], chunksize=4)):
+        for i, (wins, cnt) in enumerate(pool.map(_file_windows, [(str(f), block_size, set_name) for f in files], chunksize=4)):
             windows += wins
             for k, v in cnt.items():
                 counts[k] = counts.get(k, 0) + v

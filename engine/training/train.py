@@ -154,6 +154,10 @@ class CorpusData:
             wins = load_windows(names.split(","), c.model.block_size)
         except ValueError as e:
             raise UsageError(f"--corpus: {e}") from None
+        return cls.split(wins, c, names)
+
+    @classmethod
+    def split(cls, wins: list[np.ndarray], c: TrainConfig, names: str) -> dict:
         if not wins:
             raise UsageError(f"the corpus sets {names!r} gave no windows")
         val = [w for i, w in enumerate(wins) if i % cls.VAL_EVERY == 0]
@@ -170,7 +174,50 @@ class CorpusData:
         return fmap, toks, va, va, None
 
 
-def evaluate_loss(model, data: PairData, c: TrainConfig, max_batches: int = 20) -> dict:
+class PackPairData:
+    """The pairs of one split from a training pack (``engine.training.pack``): the same pairs,
+    windows and batches as ``PairData``, without the data folder or the feature cache."""
+
+    def __init__(self, pack, split: str, c: TrainConfig) -> None:
+        a = pack.arrays
+        if pack.meta["block_size"] != c.model.block_size:
+            raise UsageError(f"--pack {pack.dir}: made for block size {pack.meta['block_size']}, this run uses {c.model.block_size}")
+        if (pack.meta["seed"], pack.meta["pair_capacity"], pack.meta["pair_per_image"]) != (c.seed, c.pair_capacity, c.pair_per_image):
+            raise UsageError(f"--pack {pack.dir}: its pairs were made with another seed or pairing; make the pack with this run's")
+        self.pack = pack
+        self.image, self.piece = a[f"{split}_image"], a[f"{split}_piece"]
+        self.piece_va, self.image_va = a[f"{split}_piece_va"], a[f"{split}_image_va"]
+        wins, starts = pack.windows(), a["piece_wins"]
+        self.windows = [wins[starts[i]:starts[i + 1]] for i in range(len(starts) - 1)]
+        self.data_hash = pack.meta["data_hash"][split]
+
+    def __len__(self) -> int:
+        return len(self.image)
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator, c: TrainConfig):
+        fmap = torch.from_numpy(self.pack.fmap(self.image[idx]))
+        wins = [self.windows[p] for p in self.piece[idx]]
+        toks = torch.from_numpy(pad([w[rng.integers(len(w))] for w in wins]))
+        va_ref = torch.from_numpy(self.piece_va[idx])
+        va_cond = (va_ref + torch.from_numpy(rng.normal(0, c.va_noise, size=va_ref.shape).astype(np.float32))).clamp(-1, 1)
+        return fmap, toks, va_cond, va_ref, torch.from_numpy(self.image_va[idx])
+
+
+def _to(batch, device):
+    return tuple(None if t is None else t.to(device, non_blocking=True) for t in batch)
+
+
+def _autocast(device: torch.device):
+    """bfloat16 on a GPU (no loss scaling needed); nothing on the CPU, where fp32 is the fast path."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def evaluate_loss(model, data: PairData, c: TrainConfig, max_batches: int = 20, device: torch.device | None = None) -> dict:
+    device = device or torch.device("cpu")
     model.eval()
     rng = np.random.default_rng(c.seed)
     tot = {"ce": 0.0}
@@ -178,8 +225,9 @@ def evaluate_loss(model, data: PairData, c: TrainConfig, max_batches: int = 20) 
     with torch.no_grad():
         for b in range(min(max_batches, math.ceil(len(data) / c.batch_size))):
             idx = np.arange(b * c.batch_size, min(len(data), (b + 1) * c.batch_size))
-            fmap, toks, va_cond, va_ref, img_va = data.batch(idx, rng, c)
-            out = losses(model, fmap, toks, va_ref, va_ref, img_va)
+            fmap, toks, va_cond, va_ref, img_va = _to(data.batch(idx, rng, c), device)
+            with _autocast(device):
+                out = losses(model, fmap, toks, va_ref, va_ref, img_va)
             tot["ce"] += out["ce"].item()
             if "image_va" in out:  # absent when pretraining: no pictures
                 tot["image_va"] = tot.get("image_va", 0.0) + out["image_va"].item()
@@ -204,6 +252,10 @@ def build_config(args) -> TrainConfig:
         c.ckpt_every = args.ckpt_every
     if args.batch_size:
         c.batch_size = args.batch_size
+    if getattr(args, "lr", None):
+        if not 0.0 < args.lr < 1.0:
+            raise UsageError(f"--lr must be in (0, 1) (received {args.lr})")
+        c.lr, c.min_lr = args.lr, min(c.min_lr, args.lr) if c.schedule == "cosine" else args.lr
     if args.seed is not None:
         c.seed = args.seed
     c.corpus = getattr(args, "corpus", None) or ""
@@ -276,8 +328,12 @@ class Trainer:
         self.train_data, self.val_data = data["train"], data["val"]
         self.ddp, self.rank, self.world, self.master = ddp, rank, world, rank == 0
         torch.manual_seed(c.seed + rank)
+        self.device = _device(getattr(args, "device", "cpu"))
         self.raw = Synesthete(c.model)
         self.estimator = None if c.corpus else _estimator(c, args.estimator)
+        self.raw.to(self.device)
+        if self.estimator is not None:
+            self.estimator.to(self.device)
         opt_cls = torch.optim.Adam if c.optimizer == "adam" else torch.optim.AdamW
         opt_kw = {} if c.optimizer == "adam" else {"weight_decay": c.weight_decay}
         self.opt = opt_cls(self.raw.parameters(), lr=c.lr, **opt_kw)
@@ -290,10 +346,15 @@ class Trainer:
         self.steps_per_epoch = math.ceil(len(self.train_data) / (c.batch_size * world))
         self.total = self.steps_per_epoch * c.epochs
         self.stop = False
+        self.budget_s = 60.0 * (getattr(args, "minutes", 0.0) or 0.0)
+        self.t_start = time.time()
+        self.best_val = math.inf
 
     def _restore(self, state: dict) -> None:
         self.raw.load_state_dict(state["model"])
+        self.raw.to(self.device)  # the optimizer's state follows its parameters' device
         self.opt.load_state_dict(state["optimizer"])
+        self.best_val = state.get("best_val", math.inf)
         self.epoch, self.step_in_epoch, self.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
         torch.set_rng_state(state["torch_rng"])
         steps_log = self.out / "steps.jsonl"
@@ -312,23 +373,28 @@ class Trainer:
         if self.master:
             print(f"initialised from {path} (step {state['global_step']})", file=sys.stderr)
 
-    def checkpoint(self) -> None:
-        if self.master:
-            atomic_save({
-                "model": self.raw.state_dict(), "optimizer": self.opt.state_dict(), "train_config": asdict(self.c),
+    def _state(self, optimizer: bool = True) -> dict:
+        return {
+                "model": {k: v.detach().cpu() for k, v in self.raw.state_dict().items()},
+                "optimizer": self.opt.state_dict() if optimizer else {}, "train_config": asdict(self.c),
                 "model_config": self.c.model.to_dict(), "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
                 "global_step": self.global_step, "torch_rng": torch.get_rng_state(), "data_hash": self.train_data.data_hash,
-                "pairs": len(self.train_data), "torch": str(torch.__version__),
-            }, self.out / "ckpt.pt")
+                "pairs": len(self.train_data), "torch": str(torch.__version__), "best_val": self.best_val,
+        }
+
+    def checkpoint(self) -> None:
+        if self.master:
+            atomic_save(self._state(), self.out / "ckpt.pt")
 
     def step(self, idx: np.ndarray) -> dict:
         c = self.c
         brng = np.random.default_rng([c.seed, self.epoch, self.step_in_epoch, self.rank])
-        fmap, toks, va_cond, va_ref, img_va = self.train_data.batch(idx, brng, c)
+        fmap, toks, va_cond, va_ref, img_va = _to(self.train_data.batch(idx, brng, c), self.device)
         for g in self.opt.param_groups:
             g["lr"] = lr_at(c, self.global_step, self.total)
         # losses() calls model(...), so under DDP the wrapper's forward runs and syncs grads
-        out = losses(self.model, fmap, toks, va_cond, va_ref, img_va, self.estimator, c.va_loss_weight)
+        with _autocast(self.device):
+            out = losses(self.model, fmap, toks, va_cond, va_ref, img_va, self.estimator, c.va_loss_weight)
         self.opt.zero_grad(set_to_none=True)
         out["total"].backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
@@ -361,13 +427,38 @@ class Trainer:
                                          "lr": lr_at(c, self.global_step - 1, self.total)}) + "\n")
             if self.global_step % c.ckpt_every == 0:
                 self.checkpoint()
+            self._budget()
             if self.stop or (c.max_steps and self.global_step >= c.max_steps):
                 self.stop = True
                 break
         return sums
 
+    BUDGET_PROBE = 30  # steps timed before a --minutes run fixes its epochs
+
+    def _budget(self) -> None:
+        """With ``--minutes``: once the first steps are timed, the epochs (and so the cosine
+        schedule, still in warm-up) are set to what fits; past the budget the run stops."""
+        if not self.budget_s:
+            return
+        elapsed = time.time() - self.t_start
+        if self.global_step == self.BUDGET_PROBE and self.epoch == 0:
+            per_epoch = elapsed / self.BUDGET_PROBE * self.steps_per_epoch * 1.08  # + validation, checkpoints
+            fits = max(1, int(self.budget_s // per_epoch))
+            if fits < self.c.epochs:
+                self.c.epochs = fits
+                self.total = self.steps_per_epoch * fits
+            if self.master:
+                print(f"--minutes {self.budget_s / 60:g}: {elapsed / self.BUDGET_PROBE * 1000:.0f} ms/step, "
+                      f"{self.c.epochs} epochs of {self.steps_per_epoch} steps", file=sys.stderr)
+        if elapsed > self.budget_s:
+            self.stop = True
+
     def end_epoch(self, sums: dict, seconds: float) -> None:
-        val = evaluate_loss(self.raw, self.val_data, self.c) if self.master else {}
+        val = evaluate_loss(self.raw, self.val_data, self.c, device=self.device) if self.master else {}
+        if self.master and val.get("ce", math.inf) < self.best_val:
+            # the lowest validation loss so far: what a long run on little data should ship
+            self.best_val = val["ce"]
+            atomic_save(self._state(optimizer=False) | {"epoch": self.epoch + 1, "step_in_epoch": 0}, self.out / "best.pt")
         n = max(1, sums["n"])
         rec = {"epoch": self.epoch + 1, "train_ce": sums["ce"] / n, "train_va_loss": sums["va"] / n, "train_image_va_l1": sums["image_va"] / n if "image_va" in sums else None,
                "val_ce": val.get("ce"), "val_image_va_l1": val.get("image_va"), "seconds": round(seconds, 1), "global_step": self.global_step}
@@ -395,6 +486,36 @@ class Trainer:
             self.checkpoint()
 
 
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda"):
+        raise UsageError(f"--device must be cpu, cuda or auto (received {name!r})")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: this torch sees no CUDA device (use --device cpu or auto)")
+    return torch.device(name)
+
+
+def _data(args, c: TrainConfig) -> dict:
+    if getattr(args, "pack", None):
+        from .pack import Pack
+
+        try:
+            pack = Pack(args.pack)
+            if c.corpus:
+                return CorpusData.split(pack.corpus_windows(c.corpus), c, c.corpus)
+        except (FileNotFoundError, ValueError) as e:
+            raise UsageError(f"--pack: {e}") from None
+        return {s: PackPairData(pack, s, c) for s in ("train", "val")}
+    if c.corpus:
+        return CorpusData.splits(c.corpus, c)
+    from .feature_cache import load_features
+
+    root = data_dir(args.data)
+    features, index = load_features(c.model.backbone, root)
+    return PairData.splits(root, c, features, index)
+
+
 def train(args) -> int:
     ddp, rank, world = _distributed()
     master = rank == 0
@@ -403,14 +524,9 @@ def train(args) -> int:
     if master:
         out.mkdir(parents=True, exist_ok=True)
     c, state = _config(args, out / "ckpt.pt", master)
-    root = data_dir(args.data)
-    from .feature_cache import load_features
-
-    if c.corpus:
-        data = CorpusData.splits(c.corpus, c)
-    else:
-        features, index = load_features(c.model.backbone, root)
-        data = PairData.splits(root, c, features, index)
+    if getattr(args, "pack", None) and not c.corpus and args.estimator == "runs/va_estimator.pt":
+        args.estimator = str(Path(args.pack) / "va_estimator.pt")  # the pack carries its estimator
+    data = _data(args, c)
     t = Trainer(args, c, state, data, ddp, rank, world)
 
     def _stop(signum, frame):
