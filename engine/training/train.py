@@ -433,22 +433,26 @@ class Trainer:
                 break
         return sums
 
-    BUDGET_PROBE = 30  # steps timed before a --minutes run fixes its epochs
+    BUDGET_PROBE = (10, 40)  # steps timed (after the first ones: CUDA start-up, kernel selection)
 
     def _budget(self) -> None:
-        """With ``--minutes``: once the first steps are timed, the epochs (and so the cosine
+        """With ``--minutes``: once steps 10..40 are timed, the epochs (and so the cosine
         schedule, still in warm-up) are set to what fits; past the budget the run stops."""
         if not self.budget_s:
             return
-        elapsed = time.time() - self.t_start
-        if self.global_step == self.BUDGET_PROBE and self.epoch == 0:
-            per_epoch = elapsed / self.BUDGET_PROBE * self.steps_per_epoch * 1.08  # + validation, checkpoints
-            fits = max(1, int(self.budget_s // per_epoch))
+        now = time.time()
+        elapsed = now - self.t_start
+        first, last = self.BUDGET_PROBE
+        if self.global_step == first:
+            self.t_probe = now
+        elif self.global_step == last and getattr(self, "t_probe", None):
+            per_step = (now - self.t_probe) / (last - first) * 1.08  # + validation, checkpoints
+            fits = max(1, int((self.global_step + (self.budget_s - elapsed) / per_step) // self.steps_per_epoch))
             if fits < self.c.epochs:
                 self.c.epochs = fits
                 self.total = self.steps_per_epoch * fits
             if self.master:
-                print(f"--minutes {self.budget_s / 60:g}: {elapsed / self.BUDGET_PROBE * 1000:.0f} ms/step, "
+                print(f"--minutes {self.budget_s / 60:g}: {per_step * 1000:.0f} ms/step, "
                       f"{self.c.epochs} epochs of {self.steps_per_epoch} steps", file=sys.stderr)
         if elapsed > self.budget_s:
             self.stop = True
