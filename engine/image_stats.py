@@ -1,15 +1,15 @@
 """What the image-emotion literature reads beside CNN features: global colour and texture
 statistics, and a linear VA head over them and the encoder's memory.
 
-Public names: ``colour_stats``, ``STAT_NAMES``, ``VAHead``.
+Public names: ``colour_stats``, ``STAT_NAMES``, ``feature_groups``, ``VAHead``.
 
 Brightness, saturation and colourfulness move arousal and valence in study after study
 (Valdez & Mehrabian 1994; Machajdik & Hanbury 2010; Hasler & Süsstrunk 2003 for
 colourfulness); contrast and edge density stand for visual busyness. They are cheap (numpy on a
 128-pixel thumbnail) and complement what a pooled CNN feature keeps. ``VAHead`` is a ridge
-regression fitted offline (``engine.training.va_head``) and shipped in the model sidecar: the
-encoder's memory pooled (mean and standard deviation over its tokens) plus these statistics,
-standardized, times weights.
+regression fitted offline (``engine.training.va_head``) and shipped in the model sidecar: some of
+the backbone's feature map averaged over its grid, the encoder's memory pooled (mean and standard
+deviation over its tokens) and these statistics, standardized, times weights.
 """
 from __future__ import annotations
 
@@ -48,8 +48,21 @@ def pooled(memory: np.ndarray) -> np.ndarray:
     return np.concatenate([m.mean(axis=0), m.std(axis=0)])
 
 
+INPUTS = ("backbone", "memory", "colour")  # feature groups a head may read, in this order
+OLD_INPUTS = ("memory", "colour")  # heads written before the encoder had a pooled output
+
+
+def feature_groups(memory: np.ndarray, img: Image.Image, backbone: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Each group a head can read: the backbone's feature map averaged over its grid (the
+    encoder graph's ``pooled`` output), the encoder's memory pooled, the colour statistics."""
+    g = {"memory": pooled(memory), "colour": colour_stats(img)}
+    if backbone is not None:
+        g["backbone"] = np.asarray(backbone, np.float32).reshape(-1)
+    return g
+
+
 class VAHead:
-    """``va = (features - mean) / scale @ weights + bias`` over ``pooled(memory)`` and ``colour_stats``."""
+    """``va = (features - mean) / scale @ weights + bias`` over the groups named by ``inputs``."""
 
     def __init__(self, spec: dict) -> None:
         try:
@@ -57,17 +70,30 @@ class VAHead:
             self.scale = np.asarray(spec["scale"], np.float32)
             self.weights = np.asarray(spec["weights"], np.float32)   # (features, 2)
             self.bias = np.asarray(spec["bias"], np.float32)          # (2,)
+            self.inputs = tuple(spec.get("inputs", OLD_INPUTS))
         except (KeyError, TypeError, ValueError):
             raise ValueError("the VA head in the sidecar is malformed") from None
+        if not self.inputs or any(i not in INPUTS for i in self.inputs):
+            raise ValueError(f"the VA head in the sidecar reads unknown inputs {self.inputs}")
         n = self.mean.shape[0]
         if self.scale.shape != (n,) or self.weights.shape != (n, 2) or self.bias.shape != (2,) or not np.all(self.scale > 0):
             raise ValueError("the VA head in the sidecar has inconsistent shapes")
 
-    @staticmethod
-    def features(memory: np.ndarray, img: Image.Image) -> np.ndarray:
-        return np.concatenate([pooled(memory), colour_stats(img)])
+    @property
+    def needs_backbone(self) -> bool:
+        return "backbone" in self.inputs
 
-    def __call__(self, memory: np.ndarray, img: Image.Image) -> tuple[float, float]:
-        x = (self.features(memory, img) - self.mean) / self.scale
-        v, a = x @ self.weights + self.bias
+    @staticmethod
+    def features(memory: np.ndarray, img: Image.Image, backbone: np.ndarray | None = None,
+                 inputs: tuple[str, ...] = OLD_INPUTS) -> np.ndarray:
+        g = feature_groups(memory, img, backbone)
+        return np.concatenate([g[i] for i in inputs])
+
+    def __call__(self, memory: np.ndarray, img: Image.Image, backbone: np.ndarray | None = None) -> tuple[float, float]:
+        if self.needs_backbone and backbone is None:
+            raise ValueError("this VA head reads the backbone's pooled features, which this image encoder does not output")
+        x = self.features(memory, img, backbone, self.inputs)
+        if x.shape != self.mean.shape:
+            raise ValueError(f"the VA head expects {self.mean.shape[0]} features, the encoder gives {x.shape[0]}")
+        v, a = (x - self.mean) / self.scale @ self.weights + self.bias
         return float(v), float(a)

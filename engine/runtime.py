@@ -174,7 +174,7 @@ class Runtime:
         pre = sidecar["preprocess"]
         self.size, self.mean, self.std = pre["size"], tuple(pre["mean"]), tuple(pre["std"])
         self.calibration = sidecar.get("calibration")  # image VA → the labels' scale (engine.calibration)
-        # a ridge head over the pooled memory and colour statistics, where the sidecar ships one
+        # a ridge head over pooled backbone features, memory and colour statistics, where the sidecar ships one
         self.va_head = VAHead(sidecar["va_head"]) if sidecar.get("va_head") else None
         self._judge = None
 
@@ -216,6 +216,9 @@ class Runtime:
             if verify and sha256_file(f) != meta.get("sha256"):
                 raise ModelError(f"{f}: checksum differs from the sidecar's (corrupt or replaced file)")
         enc, provider = make_session(d / "image_encoder.onnx", providers, threads)
+        if side.get("va_head") and VAHead(side["va_head"]).needs_backbone and "pooled" not in [o.name for o in enc.get_outputs()]:
+            raise ModelError(f"{side_p}: its VA head reads the backbone's pooled features, which {d / 'image_encoder.onnx'} does not output; "
+                             "re-export the model or fit the head again (python -m engine.training.va_head --ship)")
         # One token step is ~100 tiny ops: a second thread costs more in hand-offs than it
         # saves (measured 0.95 vs 2.0 ms/step on 2 cores), so the decoder runs single-threaded.
         prep, _ = make_session(d / "decoder_prep.onnx", providers, 1)
@@ -231,9 +234,9 @@ class Runtime:
             label = label or Path(image).name
             image = load_image(image)
         x = preprocess(image, self.size, self.mean, self.std)
-        memory, va = self.encoder.run(None, {"image": x})
+        memory, va, *rest = self.encoder.run(None, {"image": x})
         if self.va_head is not None:
-            va = [self.va_head(memory, image)]
+            va = [self.va_head(memory, image, rest[0] if rest else None)]
         raw = calibration.apply(None, va[0][0], va[0][1])
         return Encoding(memory, calibration.apply(self.calibration, va[0][0], va[0][1]), label, raw)
 

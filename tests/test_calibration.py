@@ -78,6 +78,37 @@ def test_the_sidecars_va_head_reads_the_picture_and_a_broken_one_is_refused(tiny
         Runtime.load(d)
 
 
+def test_a_va_head_can_read_the_backbones_pooled_features_and_needs_them(tiny_run, tmp_path):
+    from PIL import Image
+
+    from engine.image_stats import STAT_NAMES, VAHead
+    from engine.images import preprocess
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_run.onnx, d)
+    side = json.loads((d / "synesthete.json").read_text())
+    side.pop("calibration", None)
+    c = side["model_config"]["feat_channels"]
+    n = c + len(STAT_NAMES)
+    # valence = the first backbone channel averaged over the grid; arousal = 0
+    w = np.zeros((n, 2))
+    w[0, 0] = 1.0
+    side["va_head"] = {"inputs": ["backbone", "colour"], "mean": [0.0] * n, "scale": [1.0] * n, "weights": w.tolist(), "bias": [0.0, 0.0]}
+    (d / "synesthete.json").write_text(json.dumps(side))
+    rt = Runtime.load(d)
+    img = Image.new("RGB", (64, 64), (200, 40, 90))
+    (pooled,) = rt.encoder.run(["pooled"], {"image": preprocess(img, rt.size, rt.mean, rt.std)})
+    assert pooled.shape == (1, c)
+    assert rt.encode(img).va.valence == pytest.approx(float(pooled[0, 0]), abs=1e-5)
+    head = VAHead(side["va_head"])
+    with pytest.raises(ValueError, match="pooled"):  # an encoder graph without that output cannot feed it
+        head(np.zeros((1, 49, side["model_config"]["d_model"]), np.float32), img, None)
+    side["va_head"]["inputs"] = ["backbone", "texture"]
+    (d / "synesthete.json").write_text(json.dumps(side))
+    with pytest.raises(ModelError, match="VA head"):
+        Runtime.load(d)
+
+
 def test_colour_statistics_tell_bright_vivid_pictures_from_dark_dull_ones():
     from PIL import Image
 

@@ -138,7 +138,7 @@ def describe(c, spec, state: dict, export_info: dict) -> dict:
 
 
 def export_image_encoder(backbone, encoder, x, path: Path) -> None:
-    """image (1,3,S,S) → memory, va as one ONNX graph.
+    """image (1,3,S,S) → memory, va, pooled as one ONNX graph.
 
     A plain backbone is traced together with the encoder. A TorchScript backbone (the FID
     InceptionV3 ships as one) cannot be called inside a trace, so it is exported on its own
@@ -149,21 +149,34 @@ def export_image_encoder(backbone, encoder, x, path: Path) -> None:
     import onnx.compose
     import torch
 
+    class Head(torch.nn.Module):
+        """fmap → memory, va, and the map averaged over its grid (``pooled``: what the image VA
+        head reads beside the memory, engine.image_stats)."""
+
+        def __init__(self):
+            super().__init__()
+            self.enc = encoder
+
+        def forward(self, fmap):
+            memory, va = self.enc(fmap)
+            return memory, va, fmap.mean(dim=(2, 3))
+
+    names = ["memory", "va", "pooled"]
     scripted = any(isinstance(m, torch.jit.ScriptModule) for m in backbone.modules())
     if not scripted:
         class Encoder(torch.nn.Module):
             def __init__(self):
                 super().__init__()
-                self.backbone, self.enc = backbone, encoder
+                self.backbone, self.head = backbone, Head()
 
             def forward(self, image):
-                return self.enc(self.backbone(image))
+                return self.head(self.backbone(image))
 
-        torch.onnx.export(Encoder().eval(), (x,), str(path), input_names=["image"], output_names=["memory", "va"], opset_version=OPSET, dynamo=False)
+        torch.onnx.export(Encoder().eval(), (x,), str(path), input_names=["image"], output_names=names, opset_version=OPSET, dynamo=False)
         return
     bb_p, head_p = path.with_name("backbone.part.onnx"), path.with_name("head.part.onnx")
     torch.onnx.export(torch.jit.script(backbone), (x,), str(bb_p), input_names=["image"], output_names=["fmap"], opset_version=OPSET, dynamo=False)
-    torch.onnx.export(encoder, (backbone(x),), str(head_p), input_names=["fmap"], output_names=["memory", "va"], opset_version=OPSET, dynamo=False)
+    torch.onnx.export(Head().eval(), (backbone(x),), str(head_p), input_names=["fmap"], output_names=names, opset_version=OPSET, dynamo=False)
     bb, head = onnx.load(str(bb_p)), onnx.load(str(head_p))
     # both graphs name their nodes and weights independently; a prefix keeps them apart
     head = onnx.compose.add_prefix(head, "head/", rename_inputs=False, rename_outputs=False)
@@ -192,7 +205,7 @@ def check_parity(model, backbone, enc_p, prep_p, step_p, spec, image, rollout) -
     enc = ort.InferenceSession(str(enc_p), so, providers=["CPUExecutionProvider"])
     dec = ort.InferenceSession(str(step_p), so, providers=["CPUExecutionProvider"])
     prep = ort.InferenceSession(str(prep_p), so, providers=["CPUExecutionProvider"])
-    mem_o, va_o = enc.run(None, {"image": x})
+    mem_o, va_o = enc.run(["memory", "va"], {"image": x})
     with torch.no_grad():
         mem_t, va_t = model.encoder(backbone(torch.from_numpy(x)))
     va_diff = float(np.abs(va_o - va_t.numpy()).max())

@@ -1,12 +1,15 @@
-"""A better image VA: a ridge head over the encoder's pooled memory and colour statistics.
+"""A better image VA: a ridge head over pooled backbone features, the encoder's memory and colour statistics.
 
     python -m engine.training.va_head [--data PATH] [--report docs/IMAGE_VA.md] [--ship]
 
-Features per picture (``engine.image_stats``): the shipped image encoder's memory pooled over
-its tokens (mean and standard deviation) and ten colour/texture statistics. Ridge regression,
-one per axis, fitted on the train split, its strength chosen on validation by mean absolute
-error; compared on the test split with the encoder's own VA head and with each feature group
-alone. ``--ship`` writes the head into the model sidecar (``va_head``); run
+Feature groups per picture (``engine.image_stats.feature_groups``): the frozen backbone's feature
+map averaged over its grid (the encoder graph's ``pooled`` output — ImageNet features, trained on
+a million pictures, where the encoder's memory was trained on 2,000 for music), the encoder's
+memory pooled over its tokens (mean and standard deviation), and ten colour/texture statistics.
+Ridge regression, one per axis, fitted on the train split for each combination of groups, its
+strength chosen on validation by mean absolute error; the combination shipped is the one with the
+lowest validation MAE, reported on the test split beside the encoder's own VA head.
+``--ship`` writes the head into the model sidecar (``va_head``); run
 ``python -m engine.training.calibrate`` afterwards, since calibration maps the head's output.
 """
 from __future__ import annotations
@@ -18,26 +21,32 @@ from pathlib import Path
 
 import numpy as np
 
-from ..image_stats import STAT_NAMES, VAHead
+from ..image_stats import INPUTS, feature_groups
 from ..images import load_image, preprocess
 from ..runtime import MODEL_DIR, Runtime
 from .dataset import data_dir, read_images
 from .metrics import spearman
 
+GROUP_NAMES = {"backbone": "backbone pooled", "memory": "memory pooled", "colour": "colour statistics"}
+assert set(GROUP_NAMES) == set(INPUTS)
 ALPHAS = (1.0, 10.0, 100.0, 1000.0, 3000.0, 10000.0, 30000.0, 100000.0)
 
 
-def features(rt: Runtime, root: Path, images, log=print) -> tuple[np.ndarray, np.ndarray]:
-    """(features, the encoder's own raw VA) for every picture."""
-    feats, own = [], []
+def features(rt: Runtime, root: Path, images, log=print) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """({group: features}, the encoder's own raw VA) for every picture."""
+    groups: dict[str, list] = {}
+    own = []
+    if "pooled" not in [o.name for o in rt.encoder.get_outputs()]:
+        raise SystemExit("the image encoder has no 'pooled' output: re-export the model (export_onnx.py)")
     for k, im in enumerate(images):
         img = load_image(root / im.path)
-        memory, va = rt.encoder.run(None, {"image": preprocess(img, rt.size, rt.mean, rt.std)})
-        feats.append(VAHead.features(memory, img))
+        memory, va, backbone = rt.encoder.run(["memory", "va", "pooled"], {"image": preprocess(img, rt.size, rt.mean, rt.std)})
+        for name, x in feature_groups(memory, img, backbone).items():
+            groups.setdefault(name, []).append(x)
         own.append(va[0])
         if (k + 1) % 200 == 0:
             log(f"features {k + 1}/{len(images)}")
-    return np.array(feats, np.float32), np.array(own, np.float32)
+    return {n: np.array(v, np.float32) for n, v in groups.items()}, np.array(own, np.float32)
 
 
 def fit_ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> dict:
@@ -70,29 +79,32 @@ def main(argv=None) -> int:
     for split, ims in items.items():
         x, own = features(rt, root, ims, log=lambda m: print(f"{split}: {m}", file=sys.stderr))
         data[split] = (x, own, np.array([(i.valence, i.arousal) for i in ims], np.float32))
-    d = len(data["train"][0][0]) - len(STAT_NAMES)
-    groups = {"memory pooled": slice(0, d), "colour statistics": slice(d, None), "memory + colour": slice(0, None)}
-    rows, best = [], None
-    for name, cols in groups.items():
-        xtr, _, ytr = data["train"]
-        fits = [(alpha, fit_ridge(xtr[:, cols], ytr, alpha)) for alpha in ALPHAS]
-        alpha, head = min(fits, key=lambda f: scores(predict(f[1], data["val"][0][:, cols]), data["val"][2])["mae"])
-        row = {"features": name, "alpha": alpha, "n": int(xtr[:, cols].shape[1]),
-               **{f"{s}_{k}": v for s in ("val", "test") for k, v in scores(predict(head, data[s][0][:, cols]), data[s][2]).items()}}
+    combos = [("backbone",), ("memory",), ("colour",), ("backbone", "colour"), ("memory", "colour"), ("backbone", "memory", "colour")]
+    rows, heads = [], {}
+    for inputs in combos:
+        cols = {s: np.concatenate([data[s][0][g] for g in inputs], axis=1) for s in data}
+        ytr = data["train"][2]
+        fits = [(alpha, fit_ridge(cols["train"], ytr, alpha)) for alpha in ALPHAS]
+        alpha, head = min(fits, key=lambda f: scores(predict(f[1], cols["val"]), data["val"][2])["mae"])
+        row = {"features": " + ".join(GROUP_NAMES[g] for g in inputs), "inputs": inputs, "alpha": alpha, "n": int(cols["train"].shape[1]),
+               **{f"{s}_{k}": v for s in ("val", "test") for k, v in scores(predict(head, cols[s]), data[s][2]).items()}}
         rows.append(row)
-        if name == "memory + colour":
-            best = head
-    own = {"features": "the encoder's own VA head (shipped)", "alpha": None, "n": None,
+        heads[inputs] = head
+    chosen = min(rows, key=lambda r: r["val_mae"])
+    best, best_inputs = heads[chosen["inputs"]], chosen["inputs"]
+    own = {"features": "the encoder's own VA head", "alpha": None, "n": None,
            **{f"{s}_{k}": v for s in ("val", "test") for k, v in scores(data[s][1], data[s][2]).items()}}
     rows.insert(0, own)
-    lines = ["# Image VA: the encoder's head against a ridge head with colour statistics", "",
+    lines = ["# Image VA: the encoder's head against ridge heads over backbone, memory and colour features", "",
              f"Made by `python -m engine.training.va_head` ({time.time() - t0:.0f} s): {len(items['train'])} train, "
              f"{len(items['val'])} val, {len(items['test'])} test pictures. Ridge strength chosen on val by MAE "
-             f"from {ALPHAS}. Raw outputs (before the quantile calibration, which keeps rank order).", "",
-             "| features | ridge α | val MAE | val ρ valence | val ρ arousal | test MAE | test ρ valence | test ρ arousal |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"from {ALPHAS}; the combination with the lowest val MAE is shipped (**bold**). Raw outputs (before the "
+             "quantile calibration, which keeps rank order).", "",
+             "| features | dims | ridge α | val MAE | val ρ valence | val ρ arousal | test MAE | test ρ valence | test ρ arousal |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['features']} | {r['alpha'] if r['alpha'] is not None else '–'} | {r['val_mae']:.3f} | {r['val_rho_valence']:.3f} | "
+        name = f"**{r['features']}**" if r is chosen else r["features"]
+        lines.append(f"| {name} | {r['n'] or '–'} | {r['alpha'] if r['alpha'] is not None else '–'} | {r['val_mae']:.3f} | {r['val_rho_valence']:.3f} | "
                      f"{r['val_rho_arousal']:.3f} | {r['test_mae']:.3f} | {r['test_rho_valence']:.3f} | {r['test_rho_arousal']:.3f} |")
     text = "\n".join(lines) + "\n"
     print(text)
@@ -102,7 +114,8 @@ def main(argv=None) -> int:
         from .export import update_sidecar
 
         head = {k: np.asarray(v, np.float64).round(6).tolist() for k, v in best.items()}
-        head["features"] = f"memory mean+sd ({d}) + {', '.join(STAT_NAMES)}"
+        head["inputs"] = list(best_inputs)
+        head["features"] = " + ".join(f"{GROUP_NAMES[g]} ({data['train'][0][g].shape[1]})" for g in best_inputs)
         side_p = update_sidecar(MODEL_DIR, va_head=head)
         print(f"wrote the VA head into {side_p}; now refit the calibration", file=sys.stderr)
     return 0
