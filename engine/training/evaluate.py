@@ -240,7 +240,7 @@ def run(args) -> int:
         if cache.exists():
             c = json.loads(cache.read_text())
             if c.get("key") == key:
-                results[name], wall[name] = c["result"], c["seconds"]
+                results[name], wall[name] = {**c["result"], **training_record(run_dir, state)}, c["seconds"]
                 log(f"{name}: cached")
                 continue
         t0 = time.time()
@@ -274,11 +274,16 @@ def evaluate_run(run_dir: Path, state: dict, images, root: Path, bars: int, judg
     if side.exists():
         files = json.loads(side.read_text())["files"]
         res["onnx_mb"] = {f: v["bytes"] / 1e6 for f, v in files.items()}
+    return res | training_record(run_dir, state)
+
+
+def training_record(run_dir: Path, state: dict) -> dict:
+    """Training minutes and validation losses up to the checkpoint's epoch: a run that kept its
+    best validation epoch (``best.pt``) ships that epoch's weights, not the last one's."""
     metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
-    res["train_minutes"] = sum(m["seconds"] for m in metrics) / 60.0
-    res["val_ce"] = metrics[-1].get("val_ce")
-    res["val_image_va_l1"] = metrics[-1].get("val_image_va_l1")
-    return res
+    upto = [m for m in metrics if m["epoch"] <= state.get("epoch", len(metrics))] or metrics
+    return {"train_minutes": sum(m["seconds"] for m in upto) / 60.0, "val_ce": upto[-1].get("val_ce"),
+            "val_image_va_l1": upto[-1].get("val_image_va_l1"), "device": state.get("device")}
 
 
 def render(results, wall, images, ref, judge, args, curves, seconds, muspy_v, torch_v) -> str:
@@ -372,11 +377,11 @@ def fidelity_section(results, names) -> list[str]:
 def training_section(results, names, wall, args, curves) -> list[str]:
     """Training time, losses and convergence per run."""
     L: list[str] = []
-    L += ["## Training", "", "| run | train minutes | final val token CE | val image-VA L1 | token error rate of samples | eval minutes |", "|---|---|---|---|---|---|"]
+    L += ["## Training", "", "| run | trained on | train minutes | val token CE (the checkpoint's epoch) | val image-VA L1 | token error rate of samples | eval minutes |", "|---|---|---|---|---|---|---|"]
     for n in names:
         if n != "reference":
             r = results[n]
-            L.append(f"| {n} | {fmt(r.get('train_minutes'), 1)} | {fmt(r.get('val_ce'), 3)} | {fmt(r.get('val_image_va_l1'), 3)} | {fmt(r.get('token_error_rate'), 4)} | {fmt(wall.get(n, float('nan')) / 60.0, 1)} |")
+            L.append(f"| {n} | {r.get('device') or '2 CPU cores'} | {fmt(r.get('train_minutes'), 1)} | {fmt(r.get('val_ce'), 3)} | {fmt(r.get('val_image_va_l1'), 3)} | {fmt(r.get('token_error_rate'), 4)} | {fmt(wall.get(n, float('nan')) / 60.0, 1)} |")
     missing = [n for n in ORDER if n not in results]
     if missing:
         L += ["", f"Not yet trained (queued in `scripts/train_all.sh`, resumable): {', '.join(missing)}."]

@@ -131,7 +131,8 @@ def describe(c, spec, state: dict, export_info: dict) -> dict:
         "block_size": c.block_size, "model_config": c.to_dict(),
         "preprocess": {"size": spec.size, "mean": list(spec.mean), "std": list(spec.std)},
         "training": {"data_hash": state.get("data_hash"), "pairs": state.get("pairs"), "epochs": state.get("epoch"),
-                     "global_step": state.get("global_step"), "train_config": state.get("train_config"), "torch": state.get("torch")},
+                     "global_step": state.get("global_step"), "train_config": state.get("train_config"), "torch": state.get("torch"),
+                     "device": state.get("device")},
         "export": export_info,
         "files": {},
     }

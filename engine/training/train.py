@@ -380,6 +380,7 @@ class Trainer:
                 "model_config": self.c.model.to_dict(), "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
                 "global_step": self.global_step, "torch_rng": torch.get_rng_state(), "data_hash": self.train_data.data_hash,
                 "pairs": len(self.train_data), "torch": str(torch.__version__), "best_val": self.best_val,
+                "device": _device_name(self.device),
         }
 
     def checkpoint(self) -> None:
@@ -498,6 +499,13 @@ def _device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: this torch sees no CUDA device (use --device cpu or auto)")
     return torch.device(name)
+
+
+def _device_name(device: torch.device) -> str:
+    """What trained the run, for its records (the model card): the GPU's name, or the CPU cores."""
+    if device.type == "cuda":
+        return f"one {torch.cuda.get_device_name(device)} GPU"
+    return f"{torch.get_num_threads()} CPU threads"
 
 
 def _data(args, c: TrainConfig) -> dict:

@@ -115,6 +115,9 @@ def main(argv=None) -> int:
 
         head = {k: np.asarray(v, np.float64).round(6).tolist() for k, v in best.items()}
         head["inputs"] = list(best_inputs)
+        head["test"] = {"chosen": {k: round(chosen[f"test_{k}"], 4) for k in ("mae", "rho_valence", "rho_arousal")},
+                        "encoder_head": {k: round(own[f"test_{k}"], 4) for k in ("mae", "rho_valence", "rho_arousal")},
+                        "n": len(items["test"])}
         head["features"] = " + ".join(f"{GROUP_NAMES[g]} ({data['train'][0][g].shape[1]})" for g in best_inputs)
         side_p = update_sidecar(MODEL_DIR, va_head=head)
         print(f"wrote the VA head into {side_p}; now refit the calibration", file=sys.stderr)
