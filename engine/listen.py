@@ -21,7 +21,10 @@ import mido
 from .events import BEATS_PER_BAR, NoteEvent
 from .primer import Primer, primer_from_notes
 
-LEAD_S = 0.25       # the phrase closes this long before its last bar line, to compose the answer's first notes
+# The phrase closes this long before its last bar line, to compose the answer's first notes. With
+# ft02 a 2-bar primer takes ~170 ms to compose through on 2 cores (ft01: 95 ms); at 0.25 s three of
+# five answers missed the bar line and, in the clock's sync mode, waited a whole bar.
+LEAD_S = 0.4
 ANSWER_CC = 22
 
 

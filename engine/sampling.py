@@ -190,8 +190,9 @@ class TokenStream:
         while True:
             mask = allowed_mask(self.decoder.state, min_bars=s.bars)
             if not sounded and self.decoder.bars >= 1 and not self._restating:
-                # A piece opens with sound: an empty first bar (which the model writes now and
-                # then for calm music) would make a one-bar clip silent and a longer one start late.
+                # A piece (or an answer to a primer) opens with sound: an empty first bar (which the
+                # model writes now and then for calm music) would make a one-bar clip silent and a
+                # longer one start late.
                 opening = mask.copy()
                 opening[BAR] = opening[EOS] = False
                 if opening.any():
@@ -201,6 +202,7 @@ class TokenStream:
                 mask[BAR] = True  # close a runaway bar (always legal after a note)
                 if not allowed_mask(self.decoder.state)[BAR]:
                     mask = allowed_mask(self.decoder.state, min_bars=s.bars)
+            forced = bool(self._restating)
             tok = self._next(logits, mask)
             if tok == BAR and self.decoder.bars >= s.bars:
                 tok = EOS  # the requested bars are complete
@@ -208,7 +210,9 @@ class TokenStream:
             ctx.append(tok)
             bar_tokens = 0 if tok == BAR else bar_tokens + 1
             notes = self.decoder.push(tok)
-            sounded = sounded or bool(notes)
+            # only the model's own notes count: after a musician's phrase (the primer) the answer's
+            # first bar must sound too, or the answer comes a bar late
+            sounded = sounded or (bool(notes) and not forced)
             yield tok, notes
             if tok == EOS:
                 return

@@ -16,7 +16,6 @@ import pytest
 pytestmark = pytest.mark.jack
 rtmidi = pytest.importorskip("rtmidi")
 
-from engine.keys import estimate_key  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
 from engine.steering import LEAD_S  # noqa: E402
 from jack_fixture import GRID_MS  # noqa: E402
@@ -95,7 +94,7 @@ def test_stream_listen_answers_a_played_phrase_on_its_next_bar_line_in_its_key(j
     err = "".join(lines)
     assert proc.returncode == 0, err
     heard = re.search(r"Heard (\d+) notes in 2 bar\(s\), (\w+): answering", err)
-    # 31 notes played; on a loaded machine one may arrive after the phrase closed (0.25 s early)
+    # 31 notes played; on a loaded machine one may arrive after the phrase closed (0.4 s early)
     assert heard and int(heard.group(1)) >= 30 and heard.group(2) in ("D", "Bm"), err
     assert f" in {heard.group(2)} at 120 BPM" in err, err
     ons = rec.note_ons()
@@ -109,8 +108,11 @@ def test_stream_listen_answers_a_played_phrase_on_its_next_bar_line_in_its_key(j
     offs = [((t - t0) / 0.125 - round((t - t0) / 0.125)) * 125 for _, t in ons]
     listing = " ".join(f"{(u - t0) * 1000:.0f}" for _, u in ons)
     assert max(abs(o) for o in offs) <= GRID_MS and float(np.median(np.abs(offs))) <= 8.0, listing
-    tonic, mode, _ = estimate_key([m.note for m, _ in ons])
-    assert (tonic, mode) in ((2, "major"), (11, "minor"), (7, "major"), (9, "major")), (tonic, mode)
+    # in the phrase's key: the answer's notes lie in D major's scale (a key estimate on four bars of
+    # answer also names D's neighbours and F#m, the mode its notes stress; the scale is what is heard)
+    d_major = {2, 4, 6, 7, 9, 11, 1}
+    pcs = [m.note % 12 for m, _ in ons]
+    assert sum(pc in d_major for pc in pcs) >= 0.9 * len(pcs), sorted(pcs)
 
 
 def test_stream_steer_and_listen_refuse_nonsense_in_one_line(tmp_path):
