@@ -83,16 +83,11 @@ class VAHead:
     def needs_backbone(self) -> bool:
         return "backbone" in self.inputs
 
-    @staticmethod
-    def features(memory: np.ndarray, img: Image.Image, backbone: np.ndarray | None = None,
-                 inputs: tuple[str, ...] = OLD_INPUTS) -> np.ndarray:
-        g = feature_groups(memory, img, backbone)
-        return np.concatenate([g[i] for i in inputs])
-
     def __call__(self, memory: np.ndarray, img: Image.Image, backbone: np.ndarray | None = None) -> tuple[float, float]:
         if self.needs_backbone and backbone is None:
             raise ValueError("this VA head reads the backbone's pooled features, which this image encoder does not output")
-        x = self.features(memory, img, backbone, self.inputs)
+        g = feature_groups(memory, img, backbone)
+        x = np.concatenate([g[i] for i in self.inputs])
         if x.shape != self.mean.shape:
             raise ValueError(f"the VA head expects {self.mean.shape[0]} features, the encoder gives {x.shape[0]}")
         v, a = (x - self.mean) / self.scale @ self.weights + self.bias

@@ -201,9 +201,10 @@ class Runtime:
                 calibration.check(side["calibration"])
             except ValueError as e:
                 raise ModelError(f"{side_p}: {e}; fit it again (python -m engine.training.calibrate)") from None
+        head = None
         if side.get("va_head") is not None:
             try:
-                VAHead(side["va_head"])
+                head = VAHead(side["va_head"])
             except ValueError as e:
                 raise ModelError(f"{side_p}: {e}; fit it again (python -m engine.training.va_head --ship)") from None
         for name in ("image_encoder.onnx", "decoder_prep.onnx", "decoder_step.onnx"):
@@ -216,7 +217,7 @@ class Runtime:
             if verify and sha256_file(f) != meta.get("sha256"):
                 raise ModelError(f"{f}: checksum differs from the sidecar's (corrupt or replaced file)")
         enc, provider = make_session(d / "image_encoder.onnx", providers, threads)
-        if side.get("va_head") and VAHead(side["va_head"]).needs_backbone and "pooled" not in [o.name for o in enc.get_outputs()]:
+        if head is not None and head.needs_backbone and "pooled" not in [o.name for o in enc.get_outputs()]:
             raise ModelError(f"{side_p}: its VA head reads the backbone's pooled features, which {d / 'image_encoder.onnx'} does not output; "
                              "re-export the model or fit the head again (python -m engine.training.va_head --ship)")
         # One token step is ~100 tiny ops: a second thread costs more in hand-offs than it

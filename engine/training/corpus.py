@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import cache_dir
-from .sequences import piece_windows
+from .sequences import flatten_windows, piece_windows, split_windows
 from ..keys import estimate_key
 from ..tokens import STEPS_PER_BEAT
 
@@ -194,12 +194,11 @@ def build(set_name: str, block_size: int = 512, workers: int = 2, limit: int = 0
                 counts[k] = counts.get(k, 0) + v
             if (i + 1) % 100 == 0:
                 print(f"{set_name}: {i + 1}/{len(files)} files, {len(windows)} windows", file=sys.stderr)
-    lengths = np.array([len(w) for w in windows], dtype=np.int64)
-    summary = {"set": set_name, "files": len(files), "pieces": counts, "windows": len(windows), "tokens": int(lengths.sum())}
+    summary = {"set": set_name, "files": len(files), "pieces": counts, "windows": len(windows), "tokens": sum(len(w) for w in windows)}
     npz.parent.mkdir(parents=True, exist_ok=True)
     tmp = npz.with_name(npz.stem + ".part.npz")
-    np.savez(tmp, tokens=np.concatenate(windows).astype(np.int16) if windows else np.zeros(0, np.int16),
-             offsets=np.concatenate([[0], np.cumsum(lengths)]))
+    tokens, offsets = flatten_windows(windows)
+    np.savez(tmp, tokens=tokens, offsets=offsets)
     os.replace(tmp, npz)
     meta.write_text(json.dumps(summary, indent=1) + "\n")
     return npz, summary
@@ -212,8 +211,7 @@ def load_windows(specs, block_size: int = 512, workers: int | None = None) -> li
         name, limit = parse_spec(spec)
         npz, _ = build(name, block_size, workers or os.cpu_count() or 1, limit)
         with np.load(npz) as z:
-            toks, offs = z["tokens"].astype(np.int64), z["offsets"]
-        out += [toks[a:b] for a, b in zip(offs[:-1], offs[1:])]
+            out += split_windows(z["tokens"], z["offsets"])
     return out
 
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from .dataset import data_dir
+from .sequences import split_windows
 
 PACK_VERSION = 1
 SCALE = 6.0 / 255.0  # ReLU6 range in 255 steps
@@ -37,32 +39,25 @@ def build(out: Path, root: Path, corpus: str, block_size: int, estimator: Path, 
     """``cap`` > 0 keeps at most that many windows of each corpus set (evenly spaced), so one
     large set (Palestrina's masses) does not set the style of the whole pretraining."""
     from .corpus import load_windows
+    from .dataset import list_hash
     from .feature_cache import load_features
-    from .pairing import make_pairs
-    from .dataset import list_hash, read_images
-    from .sequences import piece_windows, usable_pieces
+    from .pairing import pair_pieces
+    from .sequences import flatten_windows, piece_windows
 
     if backbone != "efficientnet_lite0":
         raise ValueError("the pack's uint8 maps assume a ReLU6 backbone (efficientnet_lite0)")
     out.mkdir(parents=True, exist_ok=True)
     features, index = load_features(backbone, root)
-    pieces = usable_pieces(root)
-    pairs = make_pairs(read_images(root), [p.item for p in pieces], capacity=capacity, per_image=per_image, seed=seed)
-    by_path = {p.item.path: p for p in pieces}
+    pairs, by_path = pair_pieces(root, capacity, per_image, seed)
     used_pieces = sorted({pr.piece.path for s in ("train", "val") for pr in pairs[s]})
     used_images = sorted({pr.image.path for s in ("train", "val") for pr in pairs[s]})
     piece_id = {p: i for i, p in enumerate(used_pieces)}
     image_row = {p: i for i, p in enumerate(used_images)}
     arrays: dict[str, np.ndarray] = {}
-    win_tokens, win_offsets, piece_wins = [], [0], [0]
-    for path in used_pieces:
-        for w in piece_windows(by_path[path], block_size):
-            win_tokens.append(np.asarray(w, dtype=np.int16))
-            win_offsets.append(win_offsets[-1] + len(w))
-        piece_wins.append(len(win_offsets) - 1)
-    arrays["win_tokens"] = np.concatenate(win_tokens)
-    arrays["win_offsets"] = np.asarray(win_offsets, dtype=np.int64)
-    arrays["piece_wins"] = np.asarray(piece_wins, dtype=np.int64)  # piece i owns windows piece_wins[i]:piece_wins[i+1]
+    per_piece = [piece_windows(by_path[path], block_size) for path in used_pieces]
+    arrays["win_tokens"], arrays["win_offsets"] = flatten_windows([w for ws in per_piece for w in ws])
+    # piece i owns windows piece_wins[i]:piece_wins[i+1]
+    arrays["piece_wins"] = np.concatenate([[0], np.cumsum([len(ws) for ws in per_piece])]).astype(np.int64)
     hashes = {}
     for s in ("train", "val"):
         prs = pairs[s]
@@ -80,8 +75,7 @@ def build(out: Path, root: Path, corpus: str, block_size: int, estimator: Path, 
         wins = load_windows([s], block_size)
         if cap and len(wins) > cap:
             wins = [wins[i] for i in np.linspace(0, len(wins) - 1, cap).round().astype(int)]
-        cz[f"{s}_tokens"] = np.concatenate(wins).astype(np.int16)
-        cz[f"{s}_offsets"] = np.concatenate([[0], np.cumsum([len(w) for w in wins])]).astype(np.int64)
+        cz[f"{s}_tokens"], cz[f"{s}_offsets"] = flatten_windows(wins)
     np.savez_compressed(out / "corpus.npz", **cz)
     shutil.copyfile(estimator, out / "va_estimator.pt")
     meta = {"version": PACK_VERSION, "backbone": backbone, "block_size": block_size, "seed": seed,
@@ -105,22 +99,22 @@ class Pack:
             raise ValueError(f"{self.dir}: pack version {self.meta.get('version')}, this code reads {PACK_VERSION}")
         with np.load(self.dir / "pairs.npz") as z:
             self.arrays = {k: z[k] for k in z.files}
-        self._fmaps: np.ndarray | None = None
 
-    @property
+    @cached_property
     def fmaps(self) -> np.ndarray:
-        if self._fmaps is None:  # 160 MB unpacked: only pair training needs them
-            with np.load(self.dir / "fmaps.npz") as z:
-                self._fmaps = z["fmaps"]
-        return self._fmaps
+        """The uint8 maps, 160 MB unpacked: read only when pair training asks."""
+        with np.load(self.dir / "fmaps.npz") as z:
+            return z["fmaps"]
 
     def fmap(self, rows: np.ndarray) -> np.ndarray:
         shape = self.meta["fmap_shape"]
         return self.fmaps[rows].astype(np.float32).reshape(len(rows), *shape) * SCALE
 
-    def windows(self) -> list[np.ndarray]:
-        toks, offs = self.arrays["win_tokens"].astype(np.int64), self.arrays["win_offsets"]
-        return [toks[a:b] for a, b in zip(offs[:-1], offs[1:])]
+    @cached_property
+    def piece_windows(self) -> list[list[np.ndarray]]:
+        """Each packed piece's token windows (both splits draw on them)."""
+        wins, starts = split_windows(self.arrays["win_tokens"], self.arrays["win_offsets"]), self.arrays["piece_wins"]
+        return [wins[a:b] for a, b in zip(starts[:-1], starts[1:])]
 
     def corpus_windows(self, names: str) -> list[np.ndarray]:
         with np.load(self.dir / "corpus.npz") as z:
@@ -130,8 +124,7 @@ class Pack:
             for s in sets:
                 if f"{s}_tokens" not in z.files:
                     raise ValueError(f"corpus set {s!r} is not in the pack (it has {', '.join(have)})")
-                toks, offs = z[f"{s}_tokens"].astype(np.int64), z[f"{s}_offsets"]
-                out += [toks[a:b] for a, b in zip(offs[:-1], offs[1:])]
+                out += split_windows(z[f"{s}_tokens"], z[f"{s}_offsets"])
         return out
 
 

@@ -67,6 +67,17 @@ def pair_split(images: list[ImageItem], pieces: list[MidiItem], *, capacity: int
     return pairs
 
 
+def pair_pieces(root, capacity: int, per_image: int, seed: int) -> tuple[dict, dict]:
+    """What training pairs: ``make_pairs`` over the labelled images and the usable pieces of
+    ``root``, and those pieces by path (their notes make the token windows)."""
+    from .dataset import read_images
+    from .sequences import usable_pieces
+
+    pieces = usable_pieces(root)
+    pairs = make_pairs(read_images(root), [p.item for p in pieces], capacity=capacity, per_image=per_image, seed=seed)
+    return pairs, {p.item.path: p for p in pieces}
+
+
 def make_pairs(images: list[ImageItem], pieces: list[MidiItem], *, capacity: int = 3, per_image: int = 2, seed: int = 0) -> dict[str, list[Pair]]:
     out = {}
     for split in ("train", "val", "test"):

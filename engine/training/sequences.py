@@ -46,6 +46,19 @@ def piece_windows(piece: Piece, block_size: int, max_bars: int = 16) -> list[np.
     return out
 
 
+def flatten_windows(windows) -> tuple[np.ndarray, np.ndarray]:
+    """Token windows → (all their tokens as int16, offsets), the compact form caches and packs
+    store: window i is ``tokens[offsets[i]:offsets[i + 1]]`` (``split_windows`` reads it back)."""
+    lengths = np.array([len(w) for w in windows], dtype=np.int64)
+    tokens = np.concatenate(windows).astype(np.int16) if len(windows) else np.zeros(0, np.int16)
+    return tokens, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
+def split_windows(tokens: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+    toks = np.asarray(tokens, dtype=np.int64)
+    return [toks[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+
+
 def pad(seqs: list[np.ndarray], length: int | None = None) -> np.ndarray:
     length = length or max(len(s) for s in seqs)
     out = np.full((len(seqs), length), PAD, dtype=np.int64)

@@ -33,10 +33,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .dataset import data_dir, list_hash, read_images
+from .dataset import data_dir, list_hash
 from .model import ModelConfig, Synesthete, losses
-from .pairing import make_pairs
-from .sequences import pad, piece_windows, usable_pieces
+from .pairing import pair_pieces
+from .sequences import pad, piece_windows
 from ..errors import UsageError
 from .args import add_arguments
 
@@ -110,9 +110,7 @@ class PairData:
     @classmethod
     def splits(cls, root: Path, c: TrainConfig, features: np.ndarray, feat_index: dict[str, int], names=("train", "val")) -> dict:
         """PairData per split, from one read of the data and one pairing of every split."""
-        pieces = usable_pieces(root)
-        pairs = make_pairs(read_images(root), [p.item for p in pieces], capacity=c.pair_capacity, per_image=c.pair_per_image, seed=c.seed)
-        by_path = {p.item.path: p for p in pieces}
+        pairs, by_path = pair_pieces(root, c.pair_capacity, c.pair_per_image, c.seed)
         return {name: cls(pairs[name], by_path, c, features, feat_index) for name in names}
 
     def __len__(self) -> int:
@@ -120,13 +118,19 @@ class PairData:
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator, c: TrainConfig):
         prs = [self.pairs[i] for i in idx]
-        fmap = torch.from_numpy(np.stack([np.asarray(self.features[self.feat_index[p.image.path]], dtype=np.float32) for p in prs]))
-        wins = [self.windows[p.piece.path] for p in prs]
-        toks = torch.from_numpy(pad([w[rng.integers(len(w))] for w in wins]))
-        va_ref = torch.tensor([[p.piece.valence, p.piece.arousal] for p in prs], dtype=torch.float32)
-        va_cond = (va_ref + torch.from_numpy(rng.normal(0, c.va_noise, size=va_ref.shape).astype(np.float32))).clamp(-1, 1)
-        img_va = torch.tensor([[p.image.valence, p.image.arousal] for p in prs], dtype=torch.float32)
-        return fmap, toks, va_cond, va_ref, img_va
+        fmap = np.stack([np.asarray(self.features[self.feat_index[p.image.path]], dtype=np.float32) for p in prs])
+        return pair_batch(fmap, [self.windows[p.piece.path] for p in prs],
+                          np.array([[p.piece.valence, p.piece.arousal] for p in prs], dtype=np.float32),
+                          np.array([[p.image.valence, p.image.arousal] for p in prs], dtype=np.float32), rng, c)
+
+
+def pair_batch(fmap: np.ndarray, windows: list, va_ref: np.ndarray, image_va: np.ndarray, rng: np.random.Generator, c: TrainConfig):
+    """One batch of pairs: a random window of each piece, and the conditioning VA as the piece's
+    label plus N(0, va_noise), clipped to the plane."""
+    toks = torch.from_numpy(pad([w[rng.integers(len(w))] for w in windows]))
+    va_ref = torch.from_numpy(va_ref)
+    va_cond = (va_ref + torch.from_numpy(rng.normal(0, c.va_noise, size=va_ref.shape).astype(np.float32))).clamp(-1, 1)
+    return torch.from_numpy(fmap), toks, va_cond, va_ref, torch.from_numpy(image_va)
 
 
 class CorpusData:
@@ -187,20 +191,15 @@ class PackPairData:
         self.pack = pack
         self.image, self.piece = a[f"{split}_image"], a[f"{split}_piece"]
         self.piece_va, self.image_va = a[f"{split}_piece_va"], a[f"{split}_image_va"]
-        wins, starts = pack.windows(), a["piece_wins"]
-        self.windows = [wins[starts[i]:starts[i + 1]] for i in range(len(starts) - 1)]
+        self.windows = pack.piece_windows
         self.data_hash = pack.meta["data_hash"][split]
 
     def __len__(self) -> int:
         return len(self.image)
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator, c: TrainConfig):
-        fmap = torch.from_numpy(self.pack.fmap(self.image[idx]))
-        wins = [self.windows[p] for p in self.piece[idx]]
-        toks = torch.from_numpy(pad([w[rng.integers(len(w))] for w in wins]))
-        va_ref = torch.from_numpy(self.piece_va[idx])
-        va_cond = (va_ref + torch.from_numpy(rng.normal(0, c.va_noise, size=va_ref.shape).astype(np.float32))).clamp(-1, 1)
-        return fmap, toks, va_cond, va_ref, torch.from_numpy(self.image_va[idx])
+        return pair_batch(self.pack.fmap(self.image[idx]), [self.windows[p] for p in self.piece[idx]],
+                          self.piece_va[idx], self.image_va[idx], rng, c)
 
 
 def _to(batch, device):
@@ -348,12 +347,12 @@ class Trainer:
         self.stop = False
         self.budget_s = 60.0 * (getattr(args, "minutes", 0.0) or 0.0)
         self.t_start = time.time()
+        self.t_probe: float | None = None
         self.best_val = math.inf
 
     def _restore(self, state: dict) -> None:
         self.raw.load_state_dict(state["model"])
-        self.raw.to(self.device)  # the optimizer's state follows its parameters' device
-        self.opt.load_state_dict(state["optimizer"])
+        self.opt.load_state_dict(state["optimizer"])  # its state moves to its parameters' device
         self.best_val = state.get("best_val", math.inf)
         self.epoch, self.step_in_epoch, self.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
         torch.set_rng_state(state["torch_rng"])
@@ -446,7 +445,7 @@ class Trainer:
         first, last = self.BUDGET_PROBE
         if self.global_step == first:
             self.t_probe = now
-        elif self.global_step == last and getattr(self, "t_probe", None):
+        elif self.global_step == last and self.t_probe is not None:
             per_step = (now - self.t_probe) / (last - first) * 1.08  # + validation, checkpoints
             fits = max(1, int((self.global_step + (self.budget_s - elapsed) / per_step) // self.steps_per_epoch))
             if fits < self.c.epochs:
