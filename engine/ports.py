@@ -586,15 +586,26 @@ class InputPort:
         self.closed = True
         self._stop.set()
         self._thread.join(1.0)
+        jack = self._api == _rtmidi().API_UNIX_JACK
         try:
             with _jack_quiet(self._api):
+                # rtmidi's JACK input reads its port's events in JACK's process thread with no
+                # lock against close_port: unregistering the port while events are still
+                # arriving crashed the process (once in CI). So the port is let go only once
+                # nothing sends into it: the guard's last F7 is delivered (one cycle; 50 ms
+                # covers periods up to 2048 @ 44.1k), the guard is gone, and the server has
+                # applied that disconnection (another cycle).
+                if jack:
+                    time.sleep(0.05)
                 if self._guard_client is not None:
                     self._guard_client.close_port()
                     self._guard_client.delete()
+                    if jack:
+                        time.sleep(0.05)
                 self._midi.close_port()
                 self._midi.delete()
         finally:
-            if self._api == _rtmidi().API_UNIX_JACK:
+            if jack:
                 _filter.release()
 
 

@@ -84,13 +84,4 @@ for d in runs/gpu/*/; do
 done
 tar czf "$OUT/table_and_logs.tgz" runs/gpu/table runs/gpu/*.log runs/gpu/*/metrics.jsonl 2>/dev/null
 ls -la "$OUT"
-"$PY" - <<'PY'
-import json, glob, os
-for f in sorted(glob.glob("runs/gpu/*/metrics.jsonl")):
-    recs = [json.loads(l) for l in open(f) if l.strip()]
-    if recs:
-        best = min(recs, key=lambda r: r["val_ce"] if r["val_ce"] is not None else 1e9)
-        print(f"{f.split('/')[2]:12s} epochs {len(recs):3d} steps {recs[-1]['global_step']:6d} "
-              f"best val_ce {best['val_ce']:.4f} at epoch {best['epoch']}, last {recs[-1]['val_ce']:.4f}, "
-              f"train {recs[-1]['train_ce']:.4f}, {sum(r['seconds'] for r in recs):.0f} s")
-PY
+"$PY" scripts/gpu_summary.py runs/gpu

@@ -10,6 +10,12 @@
 The paper's "MIDI encoder" is the decoder's causal self-attention over the music so far (a
 user's MIDI prompt to continue would be fed there). Nomenclature and layout follow nanoGPT.
 
+Controls (``controls=2``, engine/training/controls.py): the conditioning vector may carry two more
+numbers after the VA, the density and touch of the music. In training they are the window's
+own; given the VA alone, the decoder computes them with ``control_map``, a linear map from VA
+fitted on the training pieces and stored with the weights — so the exported decoder's input is
+the VA, as before.
+
 Which VA goes where (DESIGN.md, Model): in training the conditioning VA is the paired
 piece's VA plus N(0, 0.05) noise, and the image VA head learns the image's own label. At
 inference the conditioning VA is the head's prediction, or the user's override.
@@ -54,6 +60,7 @@ class ModelConfig:
     vocab_size: int = VOCAB_SIZE
     dropout: float = 0.1
     decoder: str = "transformer"  # or "lstm" (the paper's baseline)
+    controls: int = 0  # 2: the decoder also hears density and touch (engine.training.controls)
 
     def __post_init__(self) -> None:
         # a typo here used to build a Transformer silently; every run's config is checked once
@@ -67,6 +74,10 @@ class ModelConfig:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (received {self.dropout})")
+        if self.controls not in (0, 2) or isinstance(self.controls, bool):
+            raise ValueError(f"controls must be 0 or 2 (received {self.controls!r})")
+        if self.controls and self.decoder != "transformer":
+            raise ValueError("controls are for the transformer decoder only")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -176,15 +187,26 @@ class MusicDecoder(nn.Module):
         self.c = c
         self.tok = nn.Embedding(c.vocab_size, c.d_model)
         self.pos = nn.Embedding(c.block_size, c.d_model)
-        self.va = nn.Sequential(nn.Linear(2, c.d_model), nn.GELU(), nn.Linear(c.d_model, c.d_model))
+        self.va = nn.Sequential(nn.Linear(2 + c.controls, c.d_model), nn.GELU(), nn.Linear(c.d_model, c.d_model))
+        if c.controls:
+            # VA → (density, touch): fitted on the training pieces (controls.fit_control_map) and
+            # saved with the weights; a buffer, so the exported decoder takes the VA alone
+            self.register_buffer("control_map", torch.zeros(3, c.controls))
         self.drop = nn.Dropout(c.dropout)
         self.layers = nn.ModuleList([DecoderLayer(c) for _ in range(c.n_dec_layers)])
         self.ln = nn.LayerNorm(c.d_model)
         self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
         self.head.weight = self.tok.weight  # tied output embedding
 
+    def condition(self, va):
+        """va (B, 2) — or (B, 2 + controls) in training, with the window's own controls — → (B, d)."""
+        if self.c.controls and va.shape[-1] == 2:
+            ctl = (self.control_map[0] + va @ self.control_map[1:]).clamp(-2.0, 2.0)
+            va = torch.cat([va, ctl], dim=-1)
+        return self.va(va)
+
     def memory_with_va(self, memory, va):
-        v = self.va(va)  # (B, d)
+        v = self.condition(va)  # (B, d)
         return torch.cat([v[:, None, :], memory], dim=1), v
 
     def forward(self, tokens, memory, va):

@@ -36,6 +36,7 @@ import torch.distributed as dist
 from .dataset import data_dir, list_hash
 from .model import ModelConfig, Synesthete, losses
 from .pairing import pair_pieces
+from .controls import batch_controls, fit_control_map
 from .sequences import pad, piece_windows
 from ..errors import UsageError
 from .args import add_arguments
@@ -116,6 +117,9 @@ class PairData:
     def __len__(self) -> int:
         return len(self.pairs)
 
+    def control_data(self) -> tuple[np.ndarray, np.ndarray]:
+        return piece_controls(self.windows, {pr.piece.path: (pr.piece.valence, pr.piece.arousal) for pr in self.pairs})
+
     def batch(self, idx: np.ndarray, rng: np.random.Generator, c: TrainConfig):
         prs = [self.pairs[i] for i in idx]
         fmap = np.stack([np.asarray(self.features[self.feat_index[p.image.path]], dtype=np.float32) for p in prs])
@@ -127,10 +131,27 @@ class PairData:
 def pair_batch(fmap: np.ndarray, windows: list, va_ref: np.ndarray, image_va: np.ndarray, rng: np.random.Generator, c: TrainConfig):
     """One batch of pairs: a random window of each piece, and the conditioning VA as the piece's
     label plus N(0, va_noise), clipped to the plane."""
-    toks = torch.from_numpy(pad([w[rng.integers(len(w))] for w in windows]))
+    chosen = [w[rng.integers(len(w))] for w in windows]
+    toks = torch.from_numpy(pad(chosen))
     va_ref = torch.from_numpy(va_ref)
     va_cond = (va_ref + torch.from_numpy(rng.normal(0, c.va_noise, size=va_ref.shape).astype(np.float32))).clamp(-1, 1)
-    return torch.from_numpy(fmap), toks, va_cond, va_ref, torch.from_numpy(image_va)
+    return torch.from_numpy(fmap), toks, with_controls(va_cond, chosen, c), va_ref, torch.from_numpy(image_va)
+
+
+def with_controls(va_cond: torch.Tensor, windows: list, c: TrainConfig) -> torch.Tensor:
+    """The conditioning VA, followed by each window's own density and touch when the model hears
+    them (teacher values: the model learns to play what it is told)."""
+    if not c.model.controls:
+        return va_cond
+    return torch.cat([va_cond, torch.from_numpy(batch_controls(windows))], dim=1)
+
+
+def piece_controls(windows: dict, piece_va: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(VA, mean controls over its windows) per piece, for fitting the control map."""
+    keys = sorted(piece_va, key=str)
+    va = np.array([piece_va[k] for k in keys], np.float32)
+    ctl = np.stack([batch_controls(windows[k]).mean(axis=0) for k in keys])
+    return va, ctl
 
 
 class CorpusData:
@@ -172,10 +193,14 @@ class CorpusData:
         return len(self.windows)
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator, c: TrainConfig):
-        toks = torch.from_numpy(pad([self.windows[i] for i in idx]))
+        chosen = [self.windows[i] for i in idx]
+        toks = torch.from_numpy(pad(chosen))
         fmap = torch.zeros((len(idx), *self.fmap_shape))
         va = torch.zeros((len(idx), 2))
-        return fmap, toks, va, va, None
+        return fmap, toks, with_controls(va, chosen, c), va, None
+
+    def control_data(self):
+        return None  # no VA to map from
 
 
 class PackPairData:
@@ -196,6 +221,9 @@ class PackPairData:
 
     def __len__(self) -> int:
         return len(self.image)
+
+    def control_data(self) -> tuple[np.ndarray, np.ndarray]:
+        return piece_controls(self.windows, {int(p): tuple(va) for p, va in zip(self.piece, self.piece_va)})
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator, c: TrainConfig):
         return pair_batch(self.pack.fmap(self.image[idx]), [self.windows[p] for p in self.piece[idx]],
@@ -273,6 +301,8 @@ def build_config(args) -> TrainConfig:
         m.update(d_model=args.d_model, d_ff=4 * args.d_model)
     if args.block_size:
         m["block_size"] = args.block_size
+    if getattr(args, "controls", False):
+        m["controls"] = 2
     c.model = replace(c.model, **m)
     return c
 
@@ -339,8 +369,10 @@ class Trainer:
         self.epoch = self.step_in_epoch = self.global_step = 0
         if state is not None:
             self._restore(state)
-        elif c.init:
-            self._init_from(Path(c.init))
+        else:
+            if c.init:
+                self._init_from(Path(c.init))
+            self._fit_controls()
         self.model = torch.nn.parallel.DistributedDataParallel(self.raw) if ddp else self.raw
         self.steps_per_epoch = math.ceil(len(self.train_data) / (c.batch_size * world))
         self.total = self.steps_per_epoch * c.epochs
@@ -366,11 +398,33 @@ class Trainer:
         if not path.exists():
             raise UsageError(f"--init {path}: no such checkpoint")
         state = load_state(path)
-        if state["model_config"] != self.c.model.to_dict():
-            raise UsageError(f"--init {path}: its model {state['model_config']} differs from this run's {self.c.model.to_dict()}")
-        self.raw.load_state_dict(state["model"])
+        weights = dict(state["model"])
+        theirs = {"controls": 0, **state["model_config"]}
+        if theirs != self.c.model.to_dict():
+            if {**theirs, "controls": self.c.model.controls} != self.c.model.to_dict() or theirs["controls"]:
+                raise UsageError(f"--init {path}: its model {state['model_config']} differs from this run's {self.c.model.to_dict()}")
+            # a decoder pretrained without controls: they start with zero weight, so the run
+            # begins exactly where the pretraining ended and learns what they mean
+            w = weights["decoder.va.0.weight"]
+            weights["decoder.va.0.weight"] = torch.cat([w, w.new_zeros(w.shape[0], self.c.model.controls)], dim=1)
+            weights["decoder.control_map"] = self.raw.decoder.control_map.detach().clone()
+        self.raw.load_state_dict(weights)
         if self.master:
             print(f"initialised from {path} (step {state['global_step']})", file=sys.stderr)
+
+    def _fit_controls(self) -> None:
+        """Fit the VA → (density, touch) map on the training pieces (nothing to fit on a corpus)."""
+        if not self.c.model.controls:
+            return
+        found = self.train_data.control_data()
+        if found is None:
+            return
+        m = fit_control_map(*found)
+        with torch.no_grad():
+            self.raw.decoder.control_map.copy_(torch.from_numpy(m))
+        if self.master:
+            print(f"control map over {len(found[0])} pieces (rows: bias, valence, arousal; "
+                  f"columns: density, touch): {np.round(m, 3).tolist()}", file=sys.stderr)
 
     def _state(self, optimizer: bool = True) -> dict:
         return {
