@@ -45,6 +45,27 @@ def _pretraining(tc: dict, pre_run: Path | None = None) -> list[str]:
     return lines
 
 
+def _controls(run: Path, mc: dict) -> list[str]:
+    """What the density and touch controls are, with the fitted VA → controls map read from the checkpoint."""
+    if not mc.get("controls"):
+        return []
+    import torch
+
+    m = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=False)["model"]["decoder.control_map"].float().numpy()
+
+    def at(v, a):
+        d, t = (m[0] + v * m[1] + a * m[2]).clip(-2, 2)
+        return f"{12 * 2 ** d:.0f} notes a bar, velocity {72 + 24 * t:.0f}"
+
+    return ["## Density and touch controls", "",
+            "Beside the VA the decoder hears two numbers (`engine/training/controls.py`): density = log2(notes per bar / 12) and "
+            "touch = (mean velocity − 72) / 24. In training they are each window's own, so the model learns to play what it is told; "
+            "at inference a linear map from VA, fitted on the training pieces and stored with the weights (`decoder.control_map`, "
+            "baked into `decoder_prep.onnx`), supplies them: "
+            f"density = {m[0, 0]:.3f} {m[1, 0]:+.3f}·valence {m[2, 0]:+.3f}·arousal, touch = {m[0, 1]:.3f} {m[1, 1]:+.3f}·valence "
+            f"{m[2, 1]:+.3f}·arousal — e.g. excited (0.5, 0.5): {at(0.5, 0.5)}; sad (−0.5, −0.5): {at(-0.5, -0.5)}.", ""]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default=str(ROOT / "runs" / "main"))
@@ -135,6 +156,7 @@ def main() -> int:
                  "{c[rho_arousal]:.3f}, ρ valence {e[rho_valence]:.3f} → {c[rho_valence]:.3f}, VA MAE {e[mae]:.3f} → {c[mae]:.3f} "
                  "(docs/IMAGE_VA.md). Image arousal remains the weak link.".format(n=head["test"]["n"], e=head["test"]["encoder_head"], c=head["test"]["chosen"])
                  if head.get("test") else " Its scores: docs/IMAGE_VA.md."), ""]
+    L += _controls(run, mc)
     L += ["## Decoding: emotion that moves", "",
           "Where the emotion turns within a piece (an arc, several pictures, live steering) the decoder is re-conditioned at the "
           "bar line and keeps only its last bar of context (`engine/compose.py`); a small bias on its logits makes velocity follow "

@@ -119,3 +119,15 @@ def test_colour_statistics_tell_bright_vivid_pictures_from_dark_dull_ones():
     a, b = dict(zip(STAT_NAMES, colour_stats(vivid))), dict(zip(STAT_NAMES, colour_stats(dull)))
     assert a["brightness"] > b["brightness"] and a["saturation"] > b["saturation"] and a["colourfulness"] > b["colourfulness"]
     assert a["warm_share"] == pytest.approx(1.0) and b["dark_share"] == pytest.approx(1.0)
+
+
+def test_the_va_head_report_scores_each_source_of_pictures_on_its_own():
+    from engine.training.va_head import per_source
+
+    y = np.array([[0.1, 0.5], [0.2, -0.4], [0.3, 0.1], [-0.5, 0.3], [0.4, -0.2], [0.0, 0.6]])
+    pred = y.copy()
+    pred[3:, 1] = -y[3:, 1]  # the second source's arousal read backwards
+    res = per_source(pred, y, ["oasis"] * 3 + ["emotion6"] * 3)
+    assert list(res) == ["emotion6", "oasis"]
+    assert res["oasis"]["n"] == 3 and res["oasis"]["rho_arousal"] == pytest.approx(1.0)
+    assert res["emotion6"]["rho_arousal"] == pytest.approx(-1.0) and res["emotion6"]["rho_valence"] == pytest.approx(1.0)
