@@ -197,3 +197,11 @@ def test_a_report_system_names_its_model_and_decoding():
     assert parse_system("shipped=engine/models") == ("shipped", "engine/models", {})
     assert parse_system("p=runs/x/onnx:top_p=0.8,form=phrases,temperature=0.9") == (
         "p", "runs/x/onnx", {"top_p": 0.8, "form": "phrases", "temperature": 0.9})
+
+
+def test_the_decoding_sweep_crosses_the_given_temperatures_and_top_p_or_keeps_its_default_grid():
+    from engine.training.sweep import GRID, grid
+
+    assert grid() == GRID
+    assert grid([1.0, 1.1], [0.95]) == [dict(temperature=1.0, top_p=0.95, form="free"), dict(temperature=1.1, top_p=0.95, form="free")]
+    assert [s["top_p"] for s in grid(None, [0.9, 0.98])] == [0.9, 0.98] and all(s["temperature"] == 1.0 for s in grid(None, [0.9, 0.98]))

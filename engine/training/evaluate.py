@@ -31,16 +31,15 @@ from ..tokens import STEPS_PER_BAR, STEPS_PER_BEAT
 from .metrics import mean_velocity, muspy_metrics, note_density, spearman
 
 PAPER = {"polyphony_rate": 0.7818, "pitch_entropy": 3.0932, "groove_consistency": 0.9998}
-ORDER = ["main", "va03", "ft01", "ft02", "ft02_nova", "ft03", "ft03_va06", "ft03_nova", "no_va_loss", "lstm", "vgg16", "inception_v3", "layers1", "layers6", "paper"]
+ORDER = ["main", "va03", "ft01", "ft02", "ft02_nova", "ft03_va06", "ft03_nova", "no_va_loss", "lstm", "vgg16", "inception_v3", "layers1", "layers6", "paper"]
 LABELS = {
     "main": "Transformer + VA loss (EfficientNet-Lite0, 3 layers) — shipped until va03",
     "va03": "the same with VA-loss weight 0.3 (va03) — shipped until ft01",
     "ft01": "va03's recipe from a decoder pretrained on music21's corpus (ft01) — shipped until ft02",
     "ft02": "ft01's recipe at d=256 x 4 layers, trained on a GPU: four corpus sets, best validation epoch (ft02) — shipped until ft03_va06",
     "ft02_nova": "ft02 without the VA loss",
-    "ft03": "ft02's pretrained decoder fine-tuned with density and touch controls, VA-loss weight 0.3 (ft03)",
-    "ft03_va06": "ft03 with VA-loss weight 0.6 (ft03_va06) — shipped",
-    "ft03_nova": "ft03 without the VA loss",
+    "ft03_va06": "ft02's pretrained decoder fine-tuned with density and touch controls, VA-loss weight 0.6 (ft03_va06) — shipped",
+    "ft03_nova": "ft03_va06 without the VA loss",
     "no_va_loss": "without VA loss", "lstm": "LSTM baseline", "vgg16": "VGG16 backbone",
     "inception_v3": "InceptionV3 backbone", "layers1": "1 decoder layer", "layers6": "6 decoder layers",
     "paper": "paper preset (Adam 1e-5, 15 epochs)",
@@ -237,6 +236,9 @@ def run(args) -> int:
         from .train import load_state
 
         state = load_state(run_dir / "ckpt.pt")
+        if state.get("train_config", {}).get("corpus"):
+            log(f"{name}: a corpus pretraining run (no VA, no pictures): not a system to evaluate")
+            continue
         step = state["global_step"]
         cache = run_dir / "eval.json"
         key = {"step": step, "samples": len(images), "bars": args.bars, "version": EVAL_VERSION}

@@ -44,7 +44,14 @@ def score(real, pieces, vas, judge, bars: int) -> dict:
             "stats": {k: stats[k]["mean"] for k in M.FEATURES}}
 
 
-def run(data: str | None, model_dir, n: int, bars: int, log=print) -> dict:
+def grid(temperatures=None, top_ps=None) -> list[dict]:
+    """The free-form settings to sweep: the default grid, or every given temperature × top-p."""
+    if not temperatures and not top_ps:
+        return GRID
+    return [dict(temperature=t, top_p=p, form="free") for t in (temperatures or [1.0]) for p in (top_ps or [0.95])]
+
+
+def run(data: str | None, model_dir, n: int, bars: int, log=print, settings: list[dict] | None = None, forms: bool = True) -> dict:
     from ..runtime import Runtime
     from .dataset import data_dir
     from .evaluate import reference_pieces, test_images
@@ -64,10 +71,10 @@ def run(data: str | None, model_dir, n: int, bars: int, log=print) -> dict:
         rows.append(r)
         log(f"{kw}: two-sample {r['two_sample']:.3f}, fidelity ratio {r['fidelity']['ratio']:.3f}")
 
-    for kw in GRID:
+    for kw in settings or GRID:
         one(kw)
     ok = [r for r in rows if r["fidelity"]["ratio"] <= FIDELITY_LIMIT] or rows
-    for best in sorted(ok, key=lambda r: r["two_sample"])[:2]:
+    for best in sorted(ok, key=lambda r: r["two_sample"])[:2] if forms else []:
         for f in FORMS:
             one({**best["settings"], **f})
     ok = [r for r in rows if r["fidelity"]["ratio"] <= FIDELITY_LIMIT]
@@ -103,8 +110,12 @@ def main(argv=None) -> int:
     ap.add_argument("--bars", type=int, default=8)
     ap.add_argument("--out", default="docs/DECODING.md")
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--temperature", type=float, nargs="+", help="sweep these temperatures (× --top-p) instead of the default grid")
+    ap.add_argument("--top-p", type=float, nargs="+", help="sweep these top-p values (× --temperature) instead of the default grid")
+    ap.add_argument("--no-forms", action="store_true", help="skip the phrase-form rows")
     a = ap.parse_args(argv)
-    res = run(a.data, a.model_dir, a.n, a.bars, log=lambda m: print(m, file=sys.stderr))
+    res = run(a.data, a.model_dir, a.n, a.bars, log=lambda m: print(m, file=sys.stderr),
+              settings=grid(a.temperature, a.top_p), forms=not a.no_forms)
     Path(a.out).write_text(markdown(res))
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=1))
