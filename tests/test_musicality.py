@@ -136,6 +136,12 @@ def test_clip_keeps_the_first_bars_and_cuts_notes_at_the_bar_line():
     assert M.statistics(notes, 2)["notes_per_bar"] == 1.0
 
 
+def test_from_bar_drops_the_lead_in_and_moves_the_rest_to_the_start():
+    notes = [N(60, 1.5, 0.5), N(62, 3.5, 1.5), N(64, 4, 1), N(65, 9, 2)]
+    assert M.from_bar(notes, 1) == notes
+    assert M.from_bar(notes, 2) == [N(64, 0, 1), N(65, 5, 2)]  # the note held across the bar line started before it
+
+
 # --- undefined cases ----------------------------------------------------------------------
 
 def test_empty_and_one_note_pieces_give_nan_not_errors():

@@ -79,6 +79,13 @@ def clip(notes: Iterable[NoteEvent], bars: int | None) -> list[NoteEvent]:
             for n in notes if 0 <= n.start < end - 1e-9]
 
 
+def from_bar(notes: Iterable[NoteEvent], first: int) -> list[NoteEvent]:
+    """The piece from its bar ``first`` (1-based) on, moved to start at beat 0: notes that start
+    earlier are dropped."""
+    shift = (first - 1) * BEATS_PER_BAR
+    return [NoteEvent(n.pitch, n.velocity, n.start - shift, n.duration, n.channel) for n in notes if n.start >= shift - 1e-9]
+
+
 def n_bars(notes: Sequence[NoteEvent], bars: int | None = None) -> int:
     """``bars`` if given, else the bars up to and including the one of the last onset (0 if empty)."""
     if bars is not None:
