@@ -7,7 +7,7 @@ For each Russell quadrant, the ``--per-quadrant`` test pictures (images.csv, spl
 whose labelled VA lies deepest inside the quadrant (min(|v|, |a|), then distance from the
 centre, then path; one per category while others remain; graphic or explicit OASIS themes
 left out, see ``DEFAULT_SKIP`` and ``--skip``), one piece each from the shipped model (or
-``--model-dir``) with default settings (seed 0, temperature 1.0, top-p 0.95, key auto, tempo
+``--model-dir``) with default settings (seed 0, temperature 1.0, top-p 0.95, intensity 1.5, key auto, tempo
 from arousal), conditioned on the picture's labelled VA (``--va picture``: on the VA the model reads from it, as the app does).
 Beside them, for comparison, the first ``--bars`` bars of one real test piece per quadrant
 (chosen the same way), at its tracked tempo.
@@ -307,7 +307,7 @@ def main(argv=None) -> int:
             " with thumbnails and one real test piece per quadrant beside them, with `python scripts/listening_pack.py --out DIR`."
             if a.for_repo else ", next to one real test piece per quadrant chosen the same way."),
         f"Model `{model}` ({'shipped' if a.model_dir is None else a.model_dir}), default settings: {a.bars} bars, seed {a.seed},",
-        f"temperature {settings.temperature}, top-p {settings.top_p}, key auto, tempo from arousal; conditioned on the picture's "
+        f"temperature {settings.temperature}, top-p {settings.top_p}, intensity {settings.intensity:g}, key auto, tempo from arousal; conditioned on the picture's "
         + ("labelled VA." if a.va == "label" else "VA as the model reads it (as the app does)."),
         f"Audio: `synesthete render` (FluidSynth, FluidR3 General MIDI piano, one fixed gain for every piece), mono {RATE / 1000:g} kHz.",
         "Piano rolls: pitch against beats, bar lines dark, opacity = velocity.",

@@ -57,7 +57,8 @@ def test_evaluate_writes_results_and_reuses_its_cache(tiny_run, tmp_path, monkey
 
 def test_evaluate_makes_the_same_pieces_the_product_makes_for_the_same_request(tiny_run):
     """evaluate samples through the product's runtime and compose loop: for an image, seed and
-    VA, its piece is note for note what ``Runtime.compose`` gives (what ``generate`` writes)."""
+    VA, its piece is note for note what ``Runtime.compose`` gives (what ``generate`` writes) at
+    intensity 1 — evaluate measures the model given a VA as asked."""
     from engine.request import GenerationSettings
     from engine.runtime import Runtime
     from engine.training.dataset import read_images
@@ -68,7 +69,7 @@ def test_evaluate_makes_the_same_pieces_the_product_makes_for_the_same_request(t
     rt = Runtime.load(tiny_run.run / "onnx", verify=False)
     for k, im in enumerate(images):
         enc = rt.encode(tiny_run.data / im.path)
-        s = GenerationSettings(bars=2, seed=k)
+        s = GenerationSettings(bars=2, seed=k, intensity=1.0)
         assert got["label"][k] == list(rt.compose(s, enc, VA(im.valence, im.arousal)).notes)
         assert got["image"][k] == list(rt.compose(s, enc).notes)
         assert got["pred_va"][k] == [enc.va.valence, enc.va.arousal]

@@ -20,7 +20,8 @@ def test_every_bad_value_is_refused_once_with_its_name(field, value):
 
 def test_the_tempo_follows_arousal_unless_given():
     assert [default_tempo(a) for a in (-1, 0, 1, 5)] == [72.0, 108.0, 144.0, 144.0]
-    assert GenerationSettings().tempo_for(VA(0.2, -0.5)) == 90.0
+    assert GenerationSettings(intensity=1.0).tempo_for(VA(0.2, -0.5)) == 90.0
+    assert GenerationSettings().tempo_for(VA(0.2, -0.5)) == 81.0  # the default aim: 1.5 × the target
     assert GenerationSettings(tempo=131).tempo_for(VA(0.2, -0.5)) == 131.0
 
 
@@ -40,7 +41,7 @@ def test_an_explicit_key_keeps_its_spelling(asked, name, tonic, mode):
 
 
 def test_a_piece_carries_what_regenerates_it():
-    s = GenerationSettings(bars=2, key="C#", seed=3, form="phrases")
+    s = GenerationSettings(bars=2, key="C#", seed=3, form="phrases", intensity=1.0)
     p = Piece((NoteEvent(61, 80, 0.0, 1.0),), s, VA(0.5, -0.25), image="x.jpg", model="abc")
     assert p.tempo == 99.0 and p.seconds == pytest.approx(8 * 60 / 99)
     assert p.metadata() == {"image": "x.jpg", "bars": 2, "tempo": 99.0, "key": "C#", "seed": 3, "temperature": 1.0,
@@ -60,7 +61,9 @@ def test_intensity_scales_the_aim_from_the_centre_and_everything_follows_the_aim
     neutral, doubled = GenerationSettings(intensity=0.0), GenerationSettings(intensity=2.0)
     assert neutral.aim(t) == VA(0.0, 0.0) and neutral.tempo_for(t) == 108.0 and neutral.key_for(t).mode == "major"
     assert doubled.aim(t) == VA(0.6, -1.0)  # clipped to the plane
-    assert doubled.tempo_for(t) == 72.0 and GenerationSettings().aim(t) == t
+    assert doubled.tempo_for(t) == 72.0 and GenerationSettings(intensity=1.0).aim(t) == t
+    a = GenerationSettings().aim(t)  # the default: 1.5
+    assert (a.valence, a.arousal) == pytest.approx((0.45, -0.9))
     assert GenerationSettings(intensity=0.5).metadata(t)["intensity"] == 0.5
     with pytest.raises(SettingError):
         GenerationSettings(intensity=2.5)

@@ -25,7 +25,7 @@ def add_generation_args(ap: argparse.ArgumentParser, *, tempo_note: str = "") ->
                     help=f"0 = greedy, 1 = as trained (default), up to {MAX_TEMPERATURE:g}")
     ap.add_argument("--top-p", type=float, default=DEFAULT_TOP_P, metavar="P", help=f"nucleus sampling mass in (0, 1] (default {DEFAULT_TOP_P})")
     ap.add_argument("--intensity", type=float, default=DEFAULT_INTENSITY, metavar="K",
-                    help=f"how far from neutral the music goes, 0..{MAX_INTENSITY:g}: 0 neutral, 1 as the picture says (default {DEFAULT_INTENSITY:g}), 2 twice as far")
+                    help=f"how far from neutral the music goes, 0..{MAX_INTENSITY:g}: 0 neutral, 1 as the picture says, 2 twice as far (default {DEFAULT_INTENSITY:g}: chosen on validation pictures)")
     ap.add_argument("--form", default=DEFAULT_FORM, choices=FORMS,
                     help=f"free, or phrases: every second 4-bar phrase restates the one before with a new last bar (default {DEFAULT_FORM})")
     ap.add_argument("--humanize", type=float, default=0.0, metavar="H",

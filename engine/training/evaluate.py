@@ -122,7 +122,8 @@ def generate_run(run: Path, images, root: Path, bars: int, log) -> dict:
     errors = []
     encode_and_step = _ort_backend(run, state, log) if model.config.decoder == "transformer" else _torch_backend(model)
     for k, im in enumerate(images):
-        s = GenerationSettings(bars=bars, seed=k, temperature=1.0, top_p=0.95)
+        # the model alone, as asked: intensity 1 (the product's default aims further, for pictures)
+        s = GenerationSettings(bars=bars, seed=k, temperature=1.0, top_p=0.95, intensity=1.0)
         encoding, read, stepper = encode_and_step(root / im.path)
         for cond, target in (("label", VA(im.valence, im.arousal)), ("image", read)):
             piece = compose(lambda va: stepper(encoding, va), s, target)

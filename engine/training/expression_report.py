@@ -4,7 +4,7 @@
 
 For each expression strength (``engine.expression``; 0 = no bias, while the context still lets
 go where an arc turns), on the test pictures:
-the default path (the picture's calibrated VA, intensity 1, key auto, one seed per picture,
+the default path (the picture's calibrated VA, the default intensity, key auto, one seed per picture,
 8 bars) at a fixed ``--tempo`` (as in a DAW, where the project sets the tempo), scored against
 the pictures' *labels*: ρ(arousal, notes per piece), ρ(arousal, mean velocity), ρ(valence,
 major clarity), the judge's VA MAE to the labels over its MAE to shuffled labels, and notes per
@@ -23,7 +23,7 @@ import numpy as np
 from ..events import VA
 from ..judge import Judge
 from ..keys import major_clarity
-from ..request import GenerationSettings
+from ..request import DEFAULT_INTENSITY, GenerationSettings
 from ..runtime import Runtime
 from .dataset import data_dir
 from .evaluate import fidelity, judge_all, test_images
@@ -32,11 +32,11 @@ from .metrics import spearman
 ARC = (VA(-0.8, -0.8), VA(0.8, 0.8))
 
 
-def default_path(rt: Runtime, images, root: Path, strength: float, tempo: float, bars: int) -> dict:
+def default_path(rt: Runtime, images, root: Path, strength: float, tempo: float, bars: int, intensity: float = DEFAULT_INTENSITY) -> dict:
     pieces, labels = [], []
     for k, im in enumerate(images):
         enc = rt.encode(root / im.path)
-        s = GenerationSettings(bars=bars, seed=k, tempo=tempo, expression=strength)
+        s = GenerationSettings(bars=bars, seed=k, tempo=tempo, expression=strength, intensity=intensity)
         pieces.append(list(rt.compose(s, enc).notes))
         labels.append((im.valence, im.arousal))
     t = np.array(labels)
@@ -107,6 +107,8 @@ def main(argv=None) -> int:
     ap.add_argument("--split", default="test", help="the pictures' split: test (report) or val (choosing the strength)")
     ap.add_argument("--arc-pictures", type=int, default=6)
     ap.add_argument("--arc-seeds", type=int, default=4)
+    ap.add_argument("--intensities", type=float, nargs="+",
+                    help="also the default path at these intensities (expression strength 1): how far from neutral to aim")
     ap.add_argument("--out", help="write a markdown report here")
     a = ap.parse_args(argv)
     root = data_dir(a.data)
@@ -123,7 +125,8 @@ def main(argv=None) -> int:
         "# Arousal in the notes (expression strength)", "",
         f"Made by `python -m engine.training.expression_report` on {len(images)} {a.split} pictures, "
         f"{a.bars} bars at a fixed {a.tempo:g} BPM, seed = the picture's index, the shipped model "
-        f"({time.time() - t0:.0f} s). Default path: the picture's own (calibrated) VA; scored against its labels. "
+        f"({time.time() - t0:.0f} s). Default path: the picture's own (calibrated) VA at the default intensity "
+        f"({DEFAULT_INTENSITY:g}); scored against its labels. "
         f"Arc: ({ARC[0].valence:g},{ARC[0].arousal:g}) → ({ARC[1].valence:g},{ARC[1].arousal:g}) over {a.bars} bars, "
         f"{rows[0]['arc_pieces']} pieces ({a.arc_pictures} pictures × {a.arc_seeds} seeds).", "",
         "| strength | ρ(arousal, notes) | ρ(arousal, velocity) | ρ(valence, major) | judge MAE / shuffled | notes per bar | empty bars | arc ρ(bar, notes) | arc ρ(bar, velocity) |",
@@ -132,6 +135,15 @@ def main(argv=None) -> int:
     for r in rows:
         lines.append(f"| {r['strength']:g} | {r['rho_arousal_notes']:.3f} | {r['rho_arousal_velocity']:.3f} | {r['rho_valence_major']:.3f} | "
                      f"{r['fidelity_ratio']:.3f} | {r['notes_per_bar']:.1f} | {r['empty_bars']:.3f} | {r['arc_rho_density']:.2f} | {r['arc_rho_velocity']:.2f} |")
+    if a.intensities:
+        lines += ["", f"The default path at other intensities (`--intensity`; expression strength 1, the same {len(images)} {a.split} pictures):", "",
+                  "| intensity | ρ(arousal, notes) | ρ(arousal, velocity) | ρ(valence, major) | judge MAE | judge MAE / shuffled | notes per bar |",
+                  "|---|---|---|---|---|---|---|"]
+        for k in a.intensities:
+            r = default_path(rt, images, root, 1.0, a.tempo, a.bars, intensity=k)
+            print(f"intensity={k:g} " + " ".join(f"{key}={v:.3f}" for key, v in r.items()), file=sys.stderr)
+            lines.append(f"| {k:g} | {r['rho_arousal_notes']:.3f} | {r['rho_arousal_velocity']:.3f} | {r['rho_valence_major']:.3f} | "
+                         f"{r['va_mae']:.3f} | {r['fidelity_ratio']:.3f} | {r['notes_per_bar']:.1f} |")
     real = real_bar_response(root)
     lines += ["", f"Real music for comparison: in the {real['real_pieces']} VGMIDI pieces whose annotated arousal moves by 0.2 or more "
               f"over their bars (`vgmidi_bars.csv`), Spearman of each bar's arousal against its notes is {real['real_rho_density']:.2f} "

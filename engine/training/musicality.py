@@ -568,8 +568,8 @@ def real_test_pieces(root, bars: int) -> tuple[list[list[NoteEvent]], list[tuple
 
 def generate_for_images(images, root, bars: int, model_dir=None, log=None, **settings) -> tuple[list[list[NoteEvent]], list[tuple[float, float]]]:
     """One piece per image from the shipped model (or ``model_dir``), conditioned on the image's
-    labelled VA, seed = its index, default settings otherwise (temperature 1.0, top-p 0.95, key
-    auto, tempo from arousal; ``settings`` overrides them): (pieces, label VAs)."""
+    labelled VA as asked (intensity 1), seed = its index, default settings otherwise (temperature 1.0,
+    top-p 0.95, key auto, tempo from arousal; ``settings`` overrides them): (pieces, label VAs)."""
     from ..events import VA
     from ..request import GenerationSettings
     from ..runtime import Runtime
@@ -578,7 +578,7 @@ def generate_for_images(images, root, bars: int, model_dir=None, log=None, **set
     pieces, vas = [], []
     for k, im in enumerate(images):
         target = VA(im.valence, im.arousal)
-        piece = rt.compose(GenerationSettings(bars=bars, seed=k, **settings), rt.encode(root / im.path), target)
+        piece = rt.compose(GenerationSettings(bars=bars, seed=k, **{"intensity": 1.0, **settings}), rt.encode(root / im.path), target)
         pieces.append(list(piece.notes))
         vas.append((im.valence, im.arousal))
         if log and (k + 1) % 20 == 0:

@@ -33,7 +33,7 @@ FIDELITY_LIMIT = 0.75
 
 
 def generate(rt, encodings, images, bars: int, **kw) -> list:
-    return [list(rt.compose(GenerationSettings(bars=bars, seed=k, **kw), enc, VA(im.valence, im.arousal)).notes)
+    return [list(rt.compose(GenerationSettings(bars=bars, seed=k, **{"intensity": 1.0, **kw}), enc, VA(im.valence, im.arousal)).notes)
             for k, (enc, im) in enumerate(zip(encodings, images))]
 
 
