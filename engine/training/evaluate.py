@@ -315,7 +315,7 @@ def setup_section(wall, images, ref, args, seconds, muspy_v, torch_v) -> list[st
     L += ["## Setup", "",
           f"- Data: `{Path(data_dir(args.data)).name}/` (OASIS + Emotion6 images, EMOPIA + VGMIDI MIDI; fixed splits from the data README).",
           f"- Test images: {len(images)} of the test split (all, or a subset chosen with seed 0); each run generates one {args.bars}-bar piece per image, "
-          "conditioned on the image's labelled VA, seed = image index, temperature 1.0, top-p 0.95, key auto; unranked.",
+          "conditioned on the image's labelled VA as is (intensity 1), seed = image index, temperature 1.0, top-p 0.95, key auto; unranked.",
           f"- Reference: {len(ref)} real test-split MIDI pieces (beat-tracked / quantized like the training data), first {args.bars} bars.",
           f"- Versions: Python {platform.python_version()}, torch {torch_v}, MusPy {muspy_v}, numpy {np.__version__}. Generation and judging took {sum(wall.values()) / 60:.1f} min over all runs (each run's share is cached in its eval.json); this rendering pass {seconds / 60:.1f} min.",
           f"- Command: `synesthete evaluate --runs {args.runs} --out {args.out} --samples {args.samples} --bars {args.bars}`", ""]
