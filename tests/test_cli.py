@@ -34,7 +34,8 @@ def test_generate_with_the_shipped_model_writes_the_requested_piece(tmp_path):
     r = run("generate", EXAMPLE, "-o", out, "--bars", "3", "--tempo", "90", "--seed", "4", "--json")
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)  # exactly one JSON object
-    assert set(obj) == {"path", "image_va", "target_va", "notes", "seconds", "bars", "tempo", "key", "seed"}
+    assert set(obj) == {"path", "image_va", "target_va", "intensity", "aim_va", "notes", "seconds", "bars", "tempo", "key", "seed"}
+    assert obj["aim_va"]["arousal"] == pytest.approx(max(-1.0, min(1.0, obj["intensity"] * obj["target_va"]["arousal"])), abs=1e-3)
     assert obj["path"] == str(out.resolve()) and obj["bars"] == 3 and obj["tempo"] == 90 and obj["seed"] == 4
     assert obj["seconds"] == pytest.approx(3 * 4 * 60 / 90)
     mf = mido.MidiFile(out)

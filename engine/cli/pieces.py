@@ -99,7 +99,9 @@ def cmd_generate(args) -> int:
     piece = rt.compose(settings, encs[0], target, steer=steer, prime=prime)
     piece = dataclasses.replace(piece, images=tuple(e.image for e in encs), primer=primer, include_primer=args.include_prime)
     path = piece.write(out)
-    obj = {"path": str(path), "image_va": encs[0].va.as_dict(), "target_va": piece.target.as_dict(), "notes": len(piece.notes),
+    # aim_va: what the music was composed for — the target scaled by --intensity (default 1.5)
+    obj = {"path": str(path), "image_va": encs[0].va.as_dict(), "target_va": piece.target.as_dict(),
+           "intensity": settings.intensity, "aim_va": settings.aim(piece.target).as_dict(), "notes": len(piece.notes),
            "seconds": round(piece.seconds, 3), "bars": settings.bars, "tempo": piece.tempo, "key": piece.key.name, "seed": settings.seed}
     if len(encs) > 1:
         obj["images"] = [{"path": p, **e.va.as_dict()} for p, e in zip(images, encs)]
