@@ -597,11 +597,10 @@ class InputPort:
                 # applied that disconnection (another cycle).
                 if jack:
                     time.sleep(0.05)
-                if self._guard_client is not None:
+                if self._guard_client is not None:  # only under JACK
                     self._guard_client.close_port()
                     self._guard_client.delete()
-                    if jack:
-                        time.sleep(0.05)
+                    time.sleep(0.05)
                 self._midi.close_port()
                 self._midi.delete()
         finally:

@@ -51,11 +51,13 @@ def _controls(run: Path, mc: dict) -> list[str]:
         return []
     import torch
 
+    from engine.training.controls import CLIP, DENSITY_REF, TOUCH_REF, TOUCH_SCALE
+
     m = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=False)["model"]["decoder.control_map"].float().numpy()
 
     def at(v, a):
-        d, t = (m[0] + v * m[1] + a * m[2]).clip(-2, 2)
-        return f"{12 * 2 ** d:.0f} notes a bar, velocity {72 + 24 * t:.0f}"
+        d, t = (m[0] + v * m[1] + a * m[2]).clip(-CLIP, CLIP)
+        return f"{DENSITY_REF * 2 ** d:.0f} notes a bar, velocity {TOUCH_REF + TOUCH_SCALE * t:.0f}"
 
     return ["## Density and touch controls", "",
             "Beside the VA the decoder hears two numbers (`engine/training/controls.py`): density = log2(notes per bar / 12) and "

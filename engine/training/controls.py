@@ -7,8 +7,8 @@ made the averages right and the extremes wrong (MUSICALITY.md). So, as in attrib
 generation (FIGARO's description features, MuseMorphose's rhythm and polyphony bins), the
 model is *trained* with the density and touch of each window it learns — teacher values, read
 from the window's own tokens — and learns to play what it is told. At inference the two values
-come from the VA through a linear map fitted on the training pieces (``ControlMap``), baked into
-the model, so the exported decoder still takes only the VA and the emotion now reaches the
+come from the VA through a linear map fitted on the training pieces (``fit_control_map``), stored
+in the decoder as its ``control_map`` buffer, so the exported decoder still takes only the VA and the emotion now reaches the
 notes through a channel the model cannot ignore.
 
     density = log2(notes per bar / 12)          (a bar of 12 notes → 0; 24 → +1; 6 → −1)
@@ -23,8 +23,7 @@ import numpy as np
 
 from ..tokens import BAR, N_VEL, PITCH0, PITCH_MAX, PITCH_MIN, VEL0, VELOCITY_BINS
 
-N_CONTROLS = 2
-NAMES = ("density", "touch")
+N_CONTROLS = 2  # density, touch
 DENSITY_REF = 12.0  # notes per bar at density 0
 TOUCH_REF, TOUCH_SCALE = 72.0, 24.0
 CLIP = 2.0

@@ -41,6 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..tokens import PAD, VOCAB_SIZE
+from .controls import CLIP, N_CONTROLS
 
 
 DECODERS = ("transformer", "lstm")
@@ -74,8 +75,8 @@ class ModelConfig:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (received {self.dropout})")
-        if self.controls not in (0, 2) or isinstance(self.controls, bool):
-            raise ValueError(f"controls must be 0 or 2 (received {self.controls!r})")
+        if self.controls not in (0, N_CONTROLS) or isinstance(self.controls, bool):
+            raise ValueError(f"controls must be 0 or {N_CONTROLS} (received {self.controls!r})")
         if self.controls and self.decoder != "transformer":
             raise ValueError("controls are for the transformer decoder only")
 
@@ -201,7 +202,7 @@ class MusicDecoder(nn.Module):
     def condition(self, va):
         """va (B, 2) — or (B, 2 + controls) in training, with the window's own controls — → (B, d)."""
         if self.c.controls and va.shape[-1] == 2:
-            ctl = (self.control_map[0] + va @ self.control_map[1:]).clamp(-2.0, 2.0)
+            ctl = (self.control_map[0] + va @ self.control_map[1:]).clamp(-CLIP, CLIP)
             va = torch.cat([va, ctl], dim=-1)
         return self.va(va)
 

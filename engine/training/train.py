@@ -36,7 +36,7 @@ import torch.distributed as dist
 from .dataset import data_dir, list_hash
 from .model import ModelConfig, Synesthete, losses
 from .pairing import pair_pieces
-from .controls import batch_controls, fit_control_map
+from .controls import N_CONTROLS, batch_controls, fit_control_map
 from .sequences import pad, piece_windows
 from ..errors import UsageError
 from .args import add_arguments
@@ -302,7 +302,7 @@ def build_config(args) -> TrainConfig:
     if args.block_size:
         m["block_size"] = args.block_size
     if getattr(args, "controls", False):
-        m["controls"] = 2
+        m["controls"] = N_CONTROLS
     c.model = replace(c.model, **m)
     return c
 
