@@ -20,8 +20,8 @@ from engine.events import VA
 from engine.humanize import MAX_HUMANIZE
 from engine.keys import PITCH_CLASSES
 from engine.request import (
-    DEFAULT_BARS, DEFAULT_FORM, DEFAULT_TEMPERATURE, MAX_BARS, MAX_SEED, MAX_TEMPERATURE, MAX_TEMPO, MIN_BARS, MIN_TEMPO,
-    GenerationSettings, default_tempo,
+    DEFAULT_BARS, DEFAULT_FORM, DEFAULT_TEMPERATURE, DEFAULT_VARIETY, MAX_BARS, MAX_SEED, MAX_TEMPERATURE, MAX_TEMPO,
+    MAX_VARIETY, MIN_BARS, MIN_TEMPO, GenerationSettings, default_tempo,
 )
 
 MAX_VARIATIONS = 8
@@ -30,7 +30,7 @@ MAX_SEED_SHOWN = min(MAX_SEED, 2**31 - 1)
 DICE_SEEDS = 99_999   # rolled seeds stay short enough to read out and type back
 DEFAULTS = {"bars": DEFAULT_BARS, "tempo": default_tempo(0.0), "auto_tempo": True, "key": "auto",
             "temperature": DEFAULT_TEMPERATURE, "seed": 42, "variations": 3, "form": DEFAULT_FORM,
-            "humanize": 0}
+            "humanize": 0, "variety": int(round(100 * DEFAULT_VARIETY))}
 FORM_CHOICES = [("free", "Free"), ("phrases", "Phrases (A A′)")]
 
 
@@ -115,6 +115,11 @@ class GeneratePanel(QGroupBox):
         self.humanize.setAccessibleName("Humanize")
         self.humanize.setToolTip("0: exactly on the grid. Up: a player's timing and touch — accents, "
                                  "rolled chords, a few to a few tens of milliseconds off the grid")
+        self.variety = QSlider(Qt.Orientation.Horizontal)
+        self.variety.setRange(0, int(round(100 * MAX_VARIETY)))  # hundredths of the engine's variety
+        self.variety.setAccessibleName("Variety")
+        self.variety.setToolTip("How far each variation's density and loudness may stray from its mood's: "
+                                "0 every piece of a mood alike, the middle as much as real music varies")
 
     def _make_action_widgets(self) -> None:
         self.generate_button = QPushButton("Generate")
@@ -133,7 +138,7 @@ class GeneratePanel(QGroupBox):
         cells = [("Bars", self.bars), ("Tempo", _hbox(self.tempo, self.auto_tempo)), ("Key", self.key),
                  ("Temperature", self.temperature), ("Seed", _hbox(self.seed, self.dice)),
                  ("Variations", self.n_variations), ("Form", self.form),
-                 ("Humanize", self.humanize), ("Scale", self.scale_lock)]
+                 ("Humanize", self.humanize), ("Scale", self.scale_lock), ("Variety", self.variety)]
         for i, (name, w) in enumerate(cells):
             row, col = divmod(i, 3)
             lab = QLabel(name)
@@ -158,7 +163,7 @@ class GeneratePanel(QGroupBox):
         base = dict(bars=self.bars.value(), tempo=tempo, key=self.key.currentData(), arc=tuple(arc),
                     scale_lock=self.scale_lock.isChecked(),
                     temperature=round(self.temperature.value(), 3), form=self.form.currentData(), intensity=intensity,
-                    humanize=round(self.humanize.value() / 100 * MAX_HUMANIZE, 2))
+                    humanize=round(self.humanize.value() / 100 * MAX_HUMANIZE, 2), variety=self.variety.value() / 100)
         return [GenerationSettings(seed=self.seed.value() + i, **base) for i in range(self.n_variations.value())]
 
     def follow_target(self, va: VA) -> None:
@@ -210,6 +215,7 @@ class GeneratePanel(QGroupBox):
         self.form.setCurrentIndex(max(0, self.form.findData(s.value("generate/form", DEFAULTS["form"], type=str))))
         self.humanize.setValue(s.value("generate/humanize", DEFAULTS["humanize"], type=int))
         self.scale_lock.setChecked(s.value("generate/scaleLock", False, type=bool))
+        self.variety.setValue(s.value("generate/variety", DEFAULTS["variety"], type=int))
 
     def save(self, s: QSettings) -> None:
         s.setValue("generate/bars", self.bars.value())
@@ -222,3 +228,4 @@ class GeneratePanel(QGroupBox):
         s.setValue("generate/form", self.form.currentData())
         s.setValue("generate/humanize", self.humanize.value())
         s.setValue("generate/scaleLock", self.scale_lock.isChecked())
+        s.setValue("generate/variety", self.variety.value())

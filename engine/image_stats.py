@@ -1,7 +1,7 @@
 """What the image-emotion literature reads beside CNN features: global colour and texture
 statistics, and a linear VA head over them and the encoder's memory.
 
-Public names: ``colour_stats``, ``STAT_NAMES``, ``feature_groups``, ``VAHead``.
+Public names: ``colour_stats``, ``STAT_NAMES``, ``feature_groups``, ``VAHead``, ``ENCODER_OUTPUTS``.
 
 Brightness, saturation and colourfulness move arousal and valence in study after study
 (Valdez & Mehrabian 1994; Machajdik & Hanbury 2010; Hasler & Süsstrunk 2003 for
@@ -48,16 +48,22 @@ def pooled(memory: np.ndarray) -> np.ndarray:
     return np.concatenate([m.mean(axis=0), m.std(axis=0)])
 
 
-INPUTS = ("backbone", "memory", "colour")  # feature groups a head may read, in this order
+INPUTS = ("backbone", "memory", "colour", "stages")  # feature groups a head may read, in this order
 OLD_INPUTS = ("memory", "colour")  # heads written before the encoder had a pooled output
+# the groups read from the image encoder's outputs of these names (the others are computed here)
+ENCODER_OUTPUTS = {"backbone": "pooled", "stages": "stages"}
 
 
-def feature_groups(memory: np.ndarray, img: Image.Image, backbone: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def feature_groups(memory: np.ndarray, img: Image.Image, backbone: np.ndarray | None = None,
+                   stages: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Each group a head can read: the backbone's feature map averaged over its grid (the
-    encoder graph's ``pooled`` output), the encoder's memory pooled, the colour statistics."""
+    encoder graph's ``pooled`` output), the encoder's memory pooled, the colour statistics, and
+    each backbone stage's output pooled (mean and standard deviation, the ``stages`` output)."""
     g = {"memory": pooled(memory), "colour": colour_stats(img)}
     if backbone is not None:
         g["backbone"] = np.asarray(backbone, np.float32).reshape(-1)
+    if stages is not None:
+        g["stages"] = np.asarray(stages, np.float32).reshape(-1)
     return g
 
 
@@ -80,13 +86,16 @@ class VAHead:
             raise ValueError("the VA head in the sidecar has inconsistent shapes")
 
     @property
-    def needs_backbone(self) -> bool:
-        return "backbone" in self.inputs
+    def encoder_outputs(self) -> list[str]:
+        """The image encoder outputs this head reads besides the memory."""
+        return [ENCODER_OUTPUTS[i] for i in self.inputs if i in ENCODER_OUTPUTS]
 
-    def __call__(self, memory: np.ndarray, img: Image.Image, backbone: np.ndarray | None = None) -> tuple[float, float]:
-        if self.needs_backbone and backbone is None:
-            raise ValueError("this VA head reads the backbone's pooled features, which this image encoder does not output")
-        g = feature_groups(memory, img, backbone)
+    def __call__(self, memory: np.ndarray, img: Image.Image, backbone: np.ndarray | None = None,
+                 stages: np.ndarray | None = None) -> tuple[float, float]:
+        for group, given in (("backbone", backbone), ("stages", stages)):
+            if group in self.inputs and given is None:
+                raise ValueError(f"this VA head reads the encoder's {ENCODER_OUTPUTS[group]!r} output, which this image encoder does not give")
+        g = feature_groups(memory, img, backbone, stages)
         x = np.concatenate([g[i] for i in self.inputs])
         if x.shape != self.mean.shape:
             raise ValueError(f"the VA head expects {self.mean.shape[0]} features, the encoder gives {x.shape[0]}")

@@ -34,6 +34,9 @@ MAX_INTENSITY, DEFAULT_INTENSITY = 2.0, 1.5
 FORMS = ("free", "phrases")         # phrases: every second phrase restates the one before (engine.sampling.phrase_plan)
 DEFAULT_FORM = "free"
 MAX_EXPRESSION = 3.0
+# how far each piece's density and touch may depart from its mood's (engine.controls): 0 = every
+# piece of a mood alike, 1 = the spread of real music around its mood
+MAX_VARIETY, DEFAULT_VARIETY = 2.0, 1.0
 MAX_ARC_POINTS = 32                 # an emotion arc: 2.. points spread over the bars
 # arousal → tempo: calm pictures get slower music
 TEMPO_AT_NEUTRAL, TEMPO_PER_AROUSAL = 108.0, 36.0
@@ -109,6 +112,7 @@ class GenerationSettings:
     arc: tuple[VA, ...] = ()    # an emotion arc over the bars (arc_point); empty: one VA throughout
     scale_lock: bool = False    # every pitch in the key's scale
     expression: float = DEFAULT_EXPRESSION  # how strongly arousal shapes touch and density (engine.expression)
+    variety: float = DEFAULT_VARIETY  # this piece's own density and touch around its mood's (engine.controls)
 
     def __post_init__(self) -> None:
         _check_int("bars", self.bars, MIN_BARS, MAX_BARS)
@@ -120,6 +124,7 @@ class GenerationSettings:
         _check_float("intensity", self.intensity, 0.0, MAX_INTENSITY)
         _check_float("humanize", self.humanize, 0.0, MAX_HUMANIZE)
         _check_float("expression", self.expression, 0.0, MAX_EXPRESSION)
+        _check_float("variety", self.variety, 0.0, MAX_VARIETY)
         if self.arc and not (2 <= len(self.arc) <= MAX_ARC_POINTS and all(isinstance(p, VA) for p in self.arc)):
             raise SettingError("arc", f"needs 2..{MAX_ARC_POINTS} valence,arousal points (received {len(self.arc)})")
         if self.form not in FORMS:
@@ -159,6 +164,7 @@ class GenerationSettings:
         return {"image": image, "bars": self.bars, "tempo": self.tempo_for(target), "key": self.key_for(target).name,
                 "seed": self.seed, "temperature": self.temperature, "top_p": self.top_p, "form": self.form,
                 "intensity": self.intensity, "humanize": self.humanize, "expression": self.expression,
+                "variety": self.variety,
                 **({"arc": [[p.valence, p.arousal] for p in self.arc]} if self.arc else {}),
                 **({"scale_lock": True} if self.scale_lock else {}),
                 "valence": target.valence, "arousal": target.arousal, "model": model}

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import calibration
 from .compose import BarAim, Steer, compose, compose_notes
+from .controls import Controls
 from .errors import ModelError
 from .events import VA, NoteEvent
 from .image_stats import VAHead
@@ -124,12 +125,18 @@ class OrtStepper:
     logits cross into numpy: with a 400-token context this took a step from 0.82 to 0.53 ms.
     """
 
-    def __init__(self, prep, session, memory: np.ndarray, va: np.ndarray, config) -> None:
+    def __init__(self, prep, session, memory: np.ndarray, va: np.ndarray, config,
+                 controls: Controls | None = None, offset: np.ndarray | None = None) -> None:
         import onnxruntime as ort
 
         self._ort = ort
         self.sess, self.prep = session, prep
         self.memory = memory
+        # a decoder trained with controls hears density and touch: the map's for each VA plus
+        # this piece's own offset, kept through every retarget (engine.controls)
+        self.controls, self.offset = controls, offset
+        if ("controls" in [i.name for i in prep.get_inputs()]) != (controls is not None):
+            raise ModelError("the decoder's controls and the sidecar's disagree (re-export the model)")
         self.retarget(va)
         cfg = config if isinstance(config, dict) else config.to_dict()
         self.block_size = cfg["block_size"]
@@ -143,7 +150,10 @@ class OrtStepper:
         if memory is not None:
             self.memory = memory
         va = np.asarray(va, np.float32).reshape(1, 2)
-        fixed = self.prep.run(None, {"memory": self.memory.astype(np.float32), "va": va})
+        feed = {"memory": self.memory.astype(np.float32), "va": va}
+        if self.controls is not None:
+            feed["controls"] = self.controls(va, self.offset)
+        fixed = self.prep.run(None, feed)
         self.fixed = {k: self._ort.OrtValue.ortvalue_from_numpy(v) for k, v in zip(("va_emb", "cross_k", "cross_v"), fixed)}
 
     def reset(self) -> None:
@@ -176,6 +186,7 @@ class Runtime:
         self.calibration = sidecar.get("calibration")  # image VA → the labels' scale (engine.calibration)
         # a ridge head over pooled backbone features, memory and colour statistics, where the sidecar ships one
         self.va_head = VAHead(sidecar["va_head"]) if sidecar.get("va_head") else None
+        self.controls = Controls(sidecar["controls"]) if sidecar.get("controls") else None
         self._judge = None
 
     @classmethod
@@ -207,6 +218,11 @@ class Runtime:
                 head = VAHead(side["va_head"])
             except ValueError as e:
                 raise ModelError(f"{side_p}: {e}; fit it again (python -m engine.training.va_head --ship)") from None
+        if side.get("controls") is not None:
+            try:
+                Controls(side["controls"])
+            except ValueError as e:
+                raise ModelError(f"{side_p}: {e}; re-export the model") from None
         for name in ("image_encoder.onnx", "decoder_prep.onnx", "decoder_step.onnx"):
             f = d / name
             if not f.is_file():
@@ -217,12 +233,15 @@ class Runtime:
             if verify and sha256_file(f) != meta.get("sha256"):
                 raise ModelError(f"{f}: checksum differs from the sidecar's (corrupt or replaced file)")
         enc, provider = make_session(d / "image_encoder.onnx", providers, threads)
-        if head is not None and head.needs_backbone and "pooled" not in [o.name for o in enc.get_outputs()]:
-            raise ModelError(f"{side_p}: its VA head reads the backbone's pooled features, which {d / 'image_encoder.onnx'} does not output; "
+        missing = [n for n in (head.encoder_outputs if head is not None else []) if n not in [o.name for o in enc.get_outputs()]]
+        if missing:
+            raise ModelError(f"{side_p}: its VA head reads the image encoder's {missing[0]!r} output, which {d / 'image_encoder.onnx'} does not give; "
                              "re-export the model or fit the head again (python -m engine.training.va_head --ship)")
         # One token step is ~100 tiny ops: a second thread costs more in hand-offs than it
         # saves (measured 0.95 vs 2.0 ms/step on 2 cores), so the decoder runs single-threaded.
         prep, _ = make_session(d / "decoder_prep.onnx", providers, 1)
+        if ("controls" in [i.name for i in prep.get_inputs()]) != (side.get("controls") is not None):
+            raise ModelError(f"{side_p}: its controls do not match {d / 'decoder_prep.onnx'} (re-export the model)")
         dec, _ = make_session(d / "decoder_step.onnx", providers, 1)
         log.info("onnxruntime provider: %s", provider)
         return cls(d, enc, prep, dec, side, provider)
@@ -235,9 +254,10 @@ class Runtime:
             label = label or Path(image).name
             image = load_image(image)
         x = preprocess(image, self.size, self.mean, self.std)
-        memory, va, *rest = self.encoder.run(None, {"image": x})
+        out = dict(zip([o.name for o in self.encoder.get_outputs()], self.encoder.run(None, {"image": x})))
+        memory, va = out["memory"], out["va"]
         if self.va_head is not None:
-            va = [self.va_head(memory, image, rest[0] if rest else None)]
+            va = [self.va_head(memory, image, out.get("pooled"), out.get("stages"))]
         raw = calibration.apply(None, va[0][0], va[0][1])
         return Encoding(memory, calibration.apply(self.calibration, va[0][0], va[0][1]), label, raw)
 
@@ -248,8 +268,18 @@ class Runtime:
         """No picture: an all-zero memory at the plane's centre (music from VA alone)."""
         return Encoding(np.zeros((1, self.config["feat_tokens"], self.config["d_model"]), np.float32), VA(0.0, 0.0))
 
-    def stepper(self, encoding: Encoding, target: VA) -> OrtStepper:
-        return OrtStepper(self.prep, self.decoder, encoding.memory, np.array([target.valence, target.arousal]), self.config)
+    def control_offset(self, settings: GenerationSettings | None) -> np.ndarray | None:
+        """The piece's own density/touch offset (``settings.variety`` from its seed); None for a
+        decoder without controls."""
+        if self.controls is None:
+            return None
+        return self.controls.offset(settings.seed, settings.variety) if settings is not None else None
+
+    def stepper(self, encoding: Encoding, target: VA, settings: GenerationSettings | None = None) -> OrtStepper:
+        """Decoder steps for ``encoding`` aimed at ``target``; ``settings`` (seed, variety) give the
+        piece its own density and touch around the map (none: the map's exactly)."""
+        return OrtStepper(self.prep, self.decoder, encoding.memory, np.array([target.valence, target.arousal]), self.config,
+                          self.controls, self.control_offset(settings))
 
     def notes(self, settings: GenerationSettings, encoding: Encoding, target: VA | None = None,
               tokens_out: list | None = None, *, steer: Steer | None = None, prime: tuple[int, ...] = ()) -> Iterator[NoteEvent]:
@@ -257,13 +287,13 @@ class Runtime:
         picture's VA; ``steer`` re-aims each bar (live), ``prime`` is a phrase to continue
         (``engine.primer``)."""
         target = target or encoding.va
-        return compose_notes(lambda va: self.stepper(encoding, va), settings, target, tokens_out, steer=steer, prime=prime)
+        return compose_notes(lambda va: self.stepper(encoding, va, settings), settings, target, tokens_out, steer=steer, prime=prime)
 
     def compose(self, settings: GenerationSettings, encoding: Encoding, target: VA | None = None, *,
                 steer: Steer | None = None, prime: tuple[int, ...] = ()) -> Piece:
         """A whole piece at once (``generate``)."""
         target = target or encoding.va
-        return compose(lambda va: self.stepper(encoding, va), settings, target, image=encoding.image, model=self.model_id,
+        return compose(lambda va: self.stepper(encoding, va, settings), settings, target, image=encoding.image, model=self.model_id,
                        steer=steer, prime=prime)
 
     def sections(self, encodings: list[Encoding], settings: GenerationSettings) -> tuple[GenerationSettings, VA, Steer]:

@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "engine" / "models"
 
@@ -45,15 +47,23 @@ def _pretraining(tc: dict, pre_run: Path | None = None) -> list[str]:
     return lines
 
 
-def _controls(run: Path, mc: dict) -> list[str]:
-    """What the density and touch controls are, with the fitted VA → controls map read from the checkpoint."""
+def _controls(run: Path, mc: dict, side: dict) -> list[str]:
+    """What the density and touch controls are: the map trained with (the checkpoint's) and the one
+    the product asks with, plus each piece's spread (the sidecar's, fitted by control_fit)."""
     if not mc.get("controls"):
         return []
     import torch
 
-    from engine.training.controls import CLIP, DENSITY_REF, TOUCH_REF, TOUCH_SCALE
+    from engine.controls import CLIP, DENSITY_REF, TOUCH_REF, TOUCH_SCALE
 
-    m = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=False)["model"]["decoder.control_map"].float().numpy()
+    trained = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=False)["model"]["decoder.control_map"].float().numpy()
+    ctl = side.get("controls") or {}
+    m = np.asarray(ctl.get("map", trained), np.float64)
+    spread = np.asarray(ctl.get("spread", [0.0, 0.0]), np.float64)
+
+    def formula(x):
+        return (f"density = {x[0, 0]:.3f} {x[1, 0]:+.3f}·valence {x[2, 0]:+.3f}·arousal, touch = {x[0, 1]:.3f} {x[1, 1]:+.3f}·valence "
+                f"{x[2, 1]:+.3f}·arousal")
 
     def at(v, a):
         d, t = (m[0] + v * m[1] + a * m[2]).clip(-CLIP, CLIP)
@@ -61,11 +71,14 @@ def _controls(run: Path, mc: dict) -> list[str]:
 
     return ["## Density and touch controls", "",
             "Beside the VA the decoder hears two numbers (`engine/training/controls.py`): density = log2(notes per bar / 12) and "
-            "touch = (mean velocity − 72) / 24. In training they are each window's own, so the model learns to play what it is told; "
-            "at inference a linear map from VA, fitted on the training pieces and stored with the weights (`decoder.control_map`, "
-            "baked into `decoder_prep.onnx`), supplies them: "
-            f"density = {m[0, 0]:.3f} {m[1, 0]:+.3f}·valence {m[2, 0]:+.3f}·arousal, touch = {m[0, 1]:.3f} {m[1, 1]:+.3f}·valence "
-            f"{m[2, 1]:+.3f}·arousal — e.g. excited (0.5, 0.5): {at(0.5, 0.5)}; sad (−0.5, −0.5): {at(-0.5, -0.5)}.", ""]
+            "touch = (mean velocity − 72) / 24. In training they are each window's own, so the model learns to play what it is told. "
+            f"The map from VA it was trained with (fitted on the training pieces, `decoder.control_map`): {formula(trained)}.", "",
+            "At inference `decoder_prep.onnx` takes the controls as an input and the runtime fills it from the sidecar's `controls` "
+            "(`engine/controls.py`), fitted by `python -m engine.training.control_fit` so that what the model *plays* matches real "
+            f"music (bars 2–9 of the training pieces): ask {formula(m)} — e.g. excited (0.5, 0.5): {at(0.5, 0.5)}; "
+            f"sad (−0.5, −0.5): {at(-0.5, -0.5)}. Each piece also departs from its mood's by a seeded offset of spread "
+            f"{spread[0]:.3f} (density) and {spread[1]:.3f} (touch) per unit of `--variety` (default 1: the spread of real pieces "
+            "around their mood, less what the model's own sampling already adds).", ""]
 
 
 def main() -> int:
@@ -158,7 +171,7 @@ def main() -> int:
                  "{c[rho_arousal]:.3f}, ρ valence {e[rho_valence]:.3f} → {c[rho_valence]:.3f}, VA MAE {e[mae]:.3f} → {c[mae]:.3f} "
                  "(docs/IMAGE_VA.md). Image arousal remains the weak link.".format(n=head["test"]["n"], e=head["test"]["encoder_head"], c=head["test"]["chosen"])
                  if head.get("test") else " Its scores: docs/IMAGE_VA.md."), ""]
-    L += _controls(run, mc)
+    L += _controls(run, mc, side)
     L += ["## Decoding: emotion that moves", "",
           "Where the emotion turns within a piece (an arc, several pictures, live steering) the decoder is re-conditioned at the "
           "bar line and keeps only its last bar of context (`engine/compose.py`); a small bias on its logits makes velocity follow "

@@ -291,13 +291,15 @@ def test_settings_are_remembered_between_runs(make_window, qtbot):
     w.generation.n_variations.setValue(5)
     w.generation.form.setCurrentIndex(w.generation.form.findData("phrases"))
     assert {s.form for s in w.generation.settings()} == {"phrases"}
+    w.generation.variety.setValue(35)
+    assert {s.variety for s in w.generation.settings()} == {0.35}
     w.emotion.intensity_slider.setValue(80)  # away from the default (1.5), so remembering it shows
     assert w.emotion.plane.aim() == w.emotion.aimed() and w.emotion.aimed().arousal == pytest.approx(0.8 * w.target().arousal)
     w.close()
     again = make_window()
     g = again.generation
     assert (g.bars.value(), g.key.currentData(), g.seed.value(), g.tempo.value(), g.n_variations.value(),
-            g.auto_tempo.isChecked(), g.form.currentData()) == (3, "Am", 7, 93, 5, False, "phrases")
+            g.auto_tempo.isChecked(), g.form.currentData(), g.variety.value()) == (3, "Am", 7, 93, 5, False, "phrases", 35)
     assert again.emotion.intensity() == 0.8
     assert "onnxruntime:" in again.provider_label.text() and "ExecutionProvider" in again.provider_label.text()
 

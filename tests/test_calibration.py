@@ -109,6 +109,37 @@ def test_a_va_head_can_read_the_backbones_pooled_features_and_needs_them(tiny_ru
         Runtime.load(d)
 
 
+def test_a_va_head_can_read_each_backbone_stage_pooled_as_the_encoder_gives_it(tiny_run, tmp_path):
+    import torch
+    from PIL import Image
+
+    from engine.image_stats import VAHead
+    from engine.images import preprocess
+    from engine.training.backbones import build_backbone
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_run.onnx, d)
+    side = json.loads((d / "synesthete.json").read_text())
+    side.pop("calibration", None)
+    rt = Runtime.load(d)
+    img = Image.new("RGB", (80, 64), (30, 140, 200))
+    x = preprocess(img, rt.size, rt.mean, rt.std)
+    (stages,) = rt.encoder.run(["stages"], {"image": x})
+    with torch.no_grad():  # the graph's statistics are the backbone's own: each stage's last block, mean then sd
+        expected = build_backbone(side["model_config"]["backbone"]).forward_with_stages(torch.from_numpy(x))[1]
+    assert stages.shape == expected.shape == (1, 1568)
+    assert stages == pytest.approx(expected.numpy(), rel=1e-4, abs=1e-4)
+    n = stages.shape[1]
+    w = np.zeros((n, 2))
+    w[-1, 1] = 0.5  # arousal = half the last stage's last channel's sd (inside the plane)
+    side["va_head"] = {"inputs": ["stages"], "mean": [0.0] * n, "scale": [1.0] * n, "weights": w.tolist(), "bias": [0.0, 0.0]}
+    (d / "synesthete.json").write_text(json.dumps(side))
+    rt = Runtime.load(d)
+    assert rt.encode(img).va.arousal == pytest.approx(0.5 * float(stages[0, -1]), abs=1e-4)
+    with pytest.raises(ValueError, match="stages"):  # an encoder graph without that output cannot feed it
+        VAHead(side["va_head"])(np.zeros((1, 49, side["model_config"]["d_model"]), np.float32), img, None, None)
+
+
 def test_colour_statistics_tell_bright_vivid_pictures_from_dark_dull_ones():
     from PIL import Image
 

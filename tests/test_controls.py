@@ -103,14 +103,92 @@ def test_fine_tuning_with_controls_from_a_decoder_pretrained_without_them(tiny_r
 
 
 @needs_train_extra
-def test_a_decoder_with_controls_exports_to_onnx_that_takes_the_va_alone(tiny_run, tmp_path):
-    from engine.training.export import export
-    from engine.training.train import main
-    import onnxruntime as ort
+def test_a_decoder_with_controls_exports_its_map_and_each_piece_is_played_its_own_controls(tiny_run, tmp_path):
+    from engine.events import VA
+    from engine.request import GenerationSettings
+    from engine.runtime import Runtime
+    from engine.training.export import export, update_sidecar
+    from engine.training.train import load_state, main
 
     common = ["--data", str(tiny_run.data), "--estimator", str(tiny_run.estimator), *TINY]
     assert main([*common, "--out", str(tmp_path / "ctl"), "--controls", "--max-steps", "2"]) == 0
     res = export(str(tmp_path / "ctl" / "ckpt.pt"), str(tmp_path / "onnx"), rollout=64)
-    assert res["ok"], res
-    prep = ort.InferenceSession(str(tmp_path / "onnx" / "decoder_prep.onnx"))
-    assert [i.shape[-1] for i in prep.get_inputs() if i.name == "va"] == [2]
+    assert res["ok"], res  # parity: the graph given the map's controls plays what PyTorch plays from the VA alone
+    trained = load_state(tmp_path / "ctl" / "ckpt.pt")["model"]["decoder.control_map"].numpy()
+    update_sidecar(tmp_path / "onnx", controls={"map": trained.tolist(), "spread": [0.5, 0.25]})
+    rt = Runtime.load(tmp_path / "onnx")
+    assert rt.controls.map == pytest.approx(trained, abs=1e-6)
+
+    fed = []
+
+    class Recording:  # the real prep session; only what it is fed is kept
+        def __init__(self, inner):
+            self.inner = inner
+
+        def get_inputs(self):
+            return self.inner.get_inputs()
+
+        def run(self, names, feed):
+            fed.append(feed["controls"].copy())
+            return self.inner.run(names, feed)
+
+    rt.prep = Recording(rt.prep)
+    target = VA(0.4, -0.6)
+    for variety, seed in ((0.0, 3), (1.0, 3), (1.0, 3), (1.0, 4), (2.0, 3)):
+        rt.compose(GenerationSettings(bars=1, seed=seed, intensity=1.0, variety=variety), rt.blank(), target)
+    plain, one, again, other, double = (f[0] for f in fed)
+    assert plain == pytest.approx(apply_control_map(trained, [0.4, -0.6])[0], abs=1e-5)
+    assert one == pytest.approx(again) and not np.allclose(one, other)  # the seed decides the piece's own controls
+    assert double - plain == pytest.approx(2 * (one - plain), abs=1e-5)
+    assert np.all(np.abs(one - plain) <= np.array([0.5, 0.25]) * 2.0 + 1e-6)
+
+
+def test_a_pieces_offset_is_seeded_scaled_by_variety_and_bounded():
+    from engine.controls import OFFSET_CUT, Controls
+
+    ctl = Controls({"map": np.zeros((3, 2)), "spread": [0.6, 0.3]})
+    assert np.all(ctl.offset(5, 0.0) == 0)
+    draws = np.array([ctl.offset(seed, 1.0) for seed in range(2000)])
+    assert draws.std(axis=0) == pytest.approx([0.6, 0.3], rel=0.1)
+    assert np.all(np.abs(draws) <= np.array([0.6, 0.3]) * OFFSET_CUT + 1e-6)
+    assert abs(np.corrcoef(draws.T)[0, 1]) < 0.1  # density and touch depart independently
+    assert ctl.offset(5, 0.5) == pytest.approx(ctl.offset(5, 1.0) / 2)
+    assert ctl([0.0, 0.0], [9.0, -9.0])[0] == pytest.approx([CLIP, -CLIP])
+
+
+@pytest.mark.parametrize("spec", [{"map": [[0, 0]] * 2}, {"map": np.zeros((3, 2)).tolist(), "spread": [-0.1, 0.2]},
+                                  {"map": [[0, 0], [0, 0], [0, float("nan")]]}, {"spread": [0, 0]}, "map"])
+def test_malformed_controls_are_refused_with_a_reason(spec):
+    from engine.controls import Controls
+
+    with pytest.raises(ValueError, match="controls"):
+        Controls(spec)
+
+
+def test_the_control_fit_asks_what_makes_the_model_play_real_musics_map_and_spread():
+    from engine.training.control_fit import response, solve
+
+    rng = np.random.default_rng(0)
+    asked = rng.normal(0.2, 0.6, (4000, 2))
+    a, b, noise = np.array([-0.1, -0.2]), np.array([0.9, 1.2]), np.array([0.3, 0.4])
+    played = a + b * asked + rng.normal(0, 1, asked.shape) * noise
+    got_a, got_b, got_r = response(asked, played)
+    assert got_a == pytest.approx(a, abs=0.03) and got_b == pytest.approx(b, abs=0.03) and got_r == pytest.approx(noise, abs=0.02)
+
+    real = np.array([[0.3, -0.1], [-0.15, 0.0], [1.0, 1.05]])
+    fitted = solve(real, np.array([0.7, 0.5]), a, b, noise)
+    va = rng.uniform(-1, 1, (50, 2))
+    asked_for_va = fitted.map[0] + va @ fitted.map[1:]
+    assert a + b * asked_for_va == pytest.approx(real[0] + va @ real[1:], abs=1e-6)  # played on average as real music
+    # the piece's own offset plus the model's own noise spread as real pieces do around their mood
+    assert np.sqrt((b * fitted.spread) ** 2 + noise ** 2) == pytest.approx([0.7, 0.5], abs=1e-6)
+    with pytest.raises(ValueError, match="hardly follows"):
+        solve(real, np.array([0.7, 0.5]), a, np.array([0.05, 1.0]), noise)
+
+
+def test_played_controls_read_density_and_touch_from_notes():
+    from engine.training.control_fit import played_controls
+
+    notes = [NoteEvent(60, 96, i * 0.5, 0.5) for i in range(24 * 2 // 2)]  # 24 notes over 2 bars, forte
+    assert played_controls(notes, 2) == pytest.approx([np.log2(12 / 12), 1.0])
+    assert played_controls([], 2) == pytest.approx([-CLIP, -CLIP])

@@ -31,8 +31,9 @@ def generate(out: Path, flags: list[str]) -> subprocess.CompletedProcess:
 
 def shipped_model_id() -> str:
     side = json.loads((REPO / "engine" / "models" / "synesthete.json").read_text())
-    # the picture's VA: the calibration and the VA head (when the sidecar ships one) decide it
-    calibration = hashlib.sha256(json.dumps([side.get("calibration"), side.get("va_head")], sort_keys=True).encode()).hexdigest()[:8]
+    # the picture's VA (the calibration and the VA head) and the controls the decoder is asked decide the music
+    fitted = [side.get("calibration"), side.get("va_head"), *([side["controls"]] if side.get("controls") else [])]
+    calibration = hashlib.sha256(json.dumps(fitted, sort_keys=True).encode()).hexdigest()[:8]
     return "-".join([side["training"]["data_hash"], side["files"]["decoder_step.onnx"]["sha256"][:12],
                      side["files"]["image_encoder.onnx"]["sha256"][:12], calibration])
 

@@ -79,6 +79,8 @@ def test_the_runtime_path_never_imports_torch(tiny_run, tmp_path):
     (lambda d: _flip_byte(d / "decoder_step.onnx"), "checksum differs"),
     (lambda d: _edit_sidecar(d, model_version=99), "model version 99 is not supported"),
     (lambda d: _edit_sidecar(d, vocab=["PAD_None"]), "vocabulary differs"),
+    (lambda d: _edit_sidecar(d, controls={"map": [[0, 0]] * 3, "spread": [0, 0]}), "controls do not match"),
+    (lambda d: _edit_sidecar(d, controls={"map": [[0, 0]], "spread": [0, 0]}), "controls in the sidecar"),
 ])
 def test_broken_model_files_give_one_clear_error(tiny_run, tmp_path, damage, match):
     d = tmp_path / "m"
@@ -87,6 +89,17 @@ def test_broken_model_files_give_one_clear_error(tiny_run, tmp_path, damage, mat
     with pytest.raises(ModelError, match=match) as e:
         Runtime.load(d)
     assert "\n" not in str(e.value)
+
+
+def test_a_decoder_that_hears_controls_is_refused_without_them(tmp_path):
+    from engine.runtime import MODEL_DIR
+
+    d = tmp_path / "m"
+    shutil.copytree(MODEL_DIR, d)
+    assert Runtime.load(d, verify=False).controls is not None  # the shipped decoder hears density and touch
+    _edit_sidecar(d, controls=None)
+    with pytest.raises(ModelError, match="controls do not match"):
+        Runtime.load(d, verify=False)
 
 
 def _flip_byte(p):

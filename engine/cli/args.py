@@ -10,7 +10,7 @@ import math
 
 from ..errors import UsageError
 from ..events import VA
-from ..request import (DEFAULT_EXPRESSION, MAX_EXPRESSION, parse_arc, DEFAULT_BARS, DEFAULT_FORM, DEFAULT_INTENSITY, MAX_INTENSITY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, FORMS, MAX_BARS, MAX_TEMPERATURE, MAX_TEMPO, MIN_TEMPO,
+from ..request import (DEFAULT_EXPRESSION, DEFAULT_VARIETY, MAX_EXPRESSION, MAX_VARIETY, parse_arc, DEFAULT_BARS, DEFAULT_FORM, DEFAULT_INTENSITY, MAX_INTENSITY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, FORMS, MAX_BARS, MAX_TEMPERATURE, MAX_TEMPO, MIN_TEMPO,
                        TEMPO_AT_NEUTRAL, TEMPO_PER_AROUSAL, GenerationSettings)
 
 
@@ -38,6 +38,9 @@ def add_generation_args(ap: argparse.ArgumentParser, *, tempo_note: str = "") ->
     ap.add_argument("--expression", type=float, default=DEFAULT_EXPRESSION, metavar="K",
                     help=f"how strongly each bar's arousal shapes velocity, and a change of arousal (an arc, steering) "
                          f"shapes density, 0..{MAX_EXPRESSION:g} (0 = off; default {DEFAULT_EXPRESSION:g})")
+    ap.add_argument("--variety", type=float, default=DEFAULT_VARIETY, metavar="K",
+                    help=f"how far this piece's density and loudness may depart from its mood's, 0..{MAX_VARIETY:g} "
+                         f"(0 = every piece of a mood alike; 1 = as much as real music varies; seeded; default {DEFAULT_VARIETY:g})")
     ap.add_argument("--valence", type=float, metavar="V", help="override the image's valence, in [-1, 1] (needs --arousal)")
     ap.add_argument("--arousal", type=float, metavar="A", help="override the image's arousal, in [-1, 1] (needs --valence)")
     ap.add_argument("--model-dir", help="ONNX model directory (default: the shipped model)")
@@ -62,4 +65,4 @@ def settings_from(args) -> GenerationSettings:
     return GenerationSettings(bars=args.bars, tempo=args.tempo, key=args.key, seed=args.seed,
                               temperature=args.temperature, top_p=args.top_p, form=args.form,
                               intensity=args.intensity, humanize=args.humanize, arc=parse_arc(args.arc) if args.arc else (),
-                              scale_lock=args.scale_lock, expression=args.expression)
+                              scale_lock=args.scale_lock, expression=args.expression, variety=args.variety)

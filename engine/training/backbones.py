@@ -124,6 +124,20 @@ class EfficientNetLiteFeatures(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.extract_features(x)
 
+    def forward_with_stages(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the feature map, each stage's last block output pooled: mean and standard deviation over
+        its grid, concatenated (B, 1568)). Mid-level maps keep texture, edges and colour layout
+        that the last map has abstracted into objects — what arousal leans on (IMAGE_VA.md)."""
+        net = self.net
+        h = net._swish(net._bn0(net._conv_stem(x)))
+        pooled = []
+        blocks = list(net._blocks)
+        for i, block in enumerate(blocks):
+            h = block(h)  # frozen and in eval mode: drop-connect is off, as in extract_features
+            if i + 1 == len(blocks) or blocks[i + 1]._block_args.output_filters != block._block_args.output_filters:
+                pooled += [h.mean(dim=(2, 3)), h.std(dim=(2, 3))]
+        return net._swish(net._bn1(net._conv_head(h))), torch.cat(pooled, dim=1)
+
 
 def build_backbone(name: str, pretrained: bool = True) -> nn.Module:
     """The frozen feature extractor for ``name`` (in eval mode)."""

@@ -8,8 +8,10 @@ generation (FIGARO's description features, MuseMorphose's rhythm and polyphony b
 model is *trained* with the density and touch of each window it learns — teacher values, read
 from the window's own tokens — and learns to play what it is told. At inference the two values
 come from the VA through a linear map fitted on the training pieces (``fit_control_map``), stored
-in the decoder as its ``control_map`` buffer, so the exported decoder still takes only the VA and the emotion now reaches the
-notes through a channel the model cannot ignore.
+in the decoder as its ``control_map`` buffer and exported into the model sidecar, where
+``engine.training.control_fit`` refits it against what the model really plays and adds each
+piece's own spread (``engine.controls``, the runtime's side). The emotion now reaches the notes
+through a channel the model cannot ignore.
 
     density = log2(notes per bar / 12)          (a bar of 12 notes → 0; 24 → +1; 6 → −1)
     touch   = (mean velocity − 72) / 24         (mf → 0; f (96) → +1; p (48) → −1)
@@ -21,12 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..controls import CLIP, DENSITY_REF, N_CONTROLS, TOUCH_REF, TOUCH_SCALE, apply_control_map  # noqa: F401 - re-exported
 from ..tokens import BAR, N_VEL, PITCH0, PITCH_MAX, PITCH_MIN, VEL0, VELOCITY_BINS
-
-N_CONTROLS = 2  # density, touch
-DENSITY_REF = 12.0  # notes per bar at density 0
-TOUCH_REF, TOUCH_SCALE = 72.0, 24.0
-CLIP = 2.0
 
 _VEL_VALUE = np.zeros(VEL0 + N_VEL, np.float64)
 _VEL_VALUE[VEL0:] = VELOCITY_BINS
@@ -62,9 +60,3 @@ def fit_control_map(va: np.ndarray, controls: np.ndarray) -> np.ndarray:
     x = np.column_stack([np.ones(len(va)), va])
     m, *_ = np.linalg.lstsq(x, y, rcond=None)
     return m.astype(np.float32)
-
-
-def apply_control_map(m: np.ndarray, va: np.ndarray) -> np.ndarray:
-    """Controls for VA rows under the map ``m`` (numpy twin of the model's own)."""
-    va = np.asarray(va, np.float32).reshape(-1, 2)
-    return np.clip(m[0] + va @ m[1:], -CLIP, CLIP)

@@ -126,7 +126,7 @@ def generate_run(run: Path, images, root: Path, bars: int, log) -> dict:
         s = GenerationSettings(bars=bars, seed=k, temperature=1.0, top_p=0.95, intensity=1.0)
         encoding, read, stepper = encode_and_step(root / im.path)
         for cond, target in (("label", VA(im.valence, im.arousal)), ("image", read)):
-            piece = compose(lambda va: stepper(encoding, va), s, target)
+            piece = compose(lambda va: stepper(encoding, va, s), s, target)
             out[cond].append(list(piece.notes))
             errors.append(token_error_rate(list(piece.tokens)))
         out["pred_va"].append([read.valence, read.arousal])
@@ -163,7 +163,7 @@ def _torch_backend(model):
 
     enc = TorchEncoder(model)
 
-    def stepper(memory, target):
+    def stepper(memory, target, settings=None):  # no controls here (the LSTM baseline)
         return TorchStepper(model, memory, torch.tensor([[target.valence, target.arousal]], dtype=torch.float32))
 
     def encode(path):

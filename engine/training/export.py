@@ -3,12 +3,13 @@
     python export_onnx.py --checkpoint runs/main/ckpt.pt --out engine/models
 
 Writes ``image_encoder.onnx`` (image (1,3,S,S) → memory (1,M,d), image VA (1,2); the
-backbone included), ``decoder_prep.onnx`` (memory, conditioning VA → VA embedding and every
-layer's cross-attention K/V: computed once per piece), ``decoder_step.onnx`` (one token with
+backbone included), ``decoder_prep.onnx`` (memory, conditioning VA — and, for a decoder trained with
+controls, the density and touch (1,2) — → VA embedding and every layer's cross-attention K/V:
+computed once per piece), ``decoder_step.onnx`` (one token with
 an explicit KV cache: token (1,1), pos (1,), va_emb, cross_k, cross_v, past_k, past_v
 (L,1,H,T,hs) → logits (1,V), new_k, new_v with T+1),
 and ``synesthete.json`` (vocabulary, grid, block size, preprocessing, model version, hash of
-the training data list, file sizes and SHA-256, export settings).
+the training data list, file sizes and SHA-256, export settings, and the controls' VA map).
 
 Parity: on a real image (or a fixed random one) the fp32 export must give the same image VA
 (within 1e-3) and the same tokens in a 256-token greedy rollout as PyTorch; otherwise the
@@ -24,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..controls import Controls
 from ..runtime import MODEL_VERSION, sha256_file
 
 OPSET = 17
@@ -51,14 +53,16 @@ def export(checkpoint: str, out: str, image: str | None = None, rollout: int = 2
     export_graphs(model, backbone, spec, *paths)
     export_s = time.time() - t0
     parity = check_parity(model, backbone, *paths, spec, image, rollout)
-    if not (parity["va_max_abs_diff"] <= 1e-3 and parity["tokens_equal"]):
-        print(f"parity FAILED: image VA max |diff| {parity['va_max_abs_diff']:.2e}, first token mismatch at {parity['first_mismatch']}, worst logit diff {parity['logits_max_abs_diff']:.2e}", file=sys.stderr)
+    if not (parity["va_max_abs_diff"] <= 1e-3 and parity["stages_max_rel_diff"] <= 1e-3 and parity["tokens_equal"]):
+        print(f"parity FAILED: image VA max |diff| {parity['va_max_abs_diff']:.2e}, stages {parity['stages_max_rel_diff']:.2e}, first token mismatch at {parity['first_mismatch']}, worst logit diff {parity['logits_max_abs_diff']:.2e}", file=sys.stderr)
         for f in tmpdir.iterdir():
             f.unlink()
         tmpdir.rmdir()
         return {"ok": False, **parity}
     sidecar = describe(model.config, spec, state, {"opset": OPSET, "precision": "fp32", "torch": torch.__version__,
                                                    "seconds": round(export_s, 1), "parity": parity})
+    if model.config.controls:  # the map the decoder was trained with; control_fit may refit it and add a spread
+        sidecar["controls"] = Controls({"map": model.decoder.control_map.numpy()}).to_dict()
     for f in paths:
         sidecar["files"][f.name] = {"bytes": f.stat().st_size, "sha256": sha256_file(f)}
         os.replace(f, outdir / f.name)
@@ -94,8 +98,10 @@ def export_graphs(model, backbone, spec, enc_p: Path, prep_p: Path, step_p: Path
             super().__init__()
             self.dec = dec
 
-        def forward(self, memory, va):
-            return self.dec.prepare(memory, va)
+        def forward(self, memory, va, *controls):
+            # with controls the graph takes them as an input: the runtime adds each piece's own
+            # offset to the sidecar's map (engine.controls), which a baked-in buffer could not
+            return self.dec.prepare(memory, torch.cat([va, *controls], dim=-1))
 
     class Step(torch.nn.Module):
         def __init__(self):
@@ -110,8 +116,10 @@ def export_graphs(model, backbone, spec, enc_p: Path, prep_p: Path, step_p: Path
     with torch.no_grad():
         export_image_encoder(backbone, model.encoder, x, enc_p)
         memory, va = model.encoder(backbone(x))
-        torch.onnx.export(prep, (memory, va), str(prep_p), input_names=["memory", "va"], output_names=["va_emb", "cross_k", "cross_v"], opset_version=OPSET, dynamo=False)
-        va_emb, ck, cv = prep(memory, va)
+        ctl = (dec.control_map[0] + va @ dec.control_map[1:],) if c.controls else ()
+        torch.onnx.export(prep, (memory, va, *ctl), str(prep_p), input_names=["memory", "va", *(["controls"] if ctl else [])],
+                          output_names=["va_emb", "cross_k", "cross_v"], opset_version=OPSET, dynamo=False)
+        va_emb, ck, cv = prep(memory, va, *ctl)
         pk = torch.zeros(c.n_dec_layers, 1, c.n_heads, 3, c.d_model // c.n_heads)
         torch.onnx.export(
             step, (torch.tensor([[5]]), torch.tensor([3]), va_emb, ck, cv, pk, pk.clone()), str(step_p),
@@ -139,7 +147,7 @@ def describe(c, spec, state: dict, export_info: dict) -> dict:
 
 
 def export_image_encoder(backbone, encoder, x, path: Path) -> None:
-    """image (1,3,S,S) → memory, va, pooled as one ONNX graph.
+    """image (1,3,S,S) → memory, va, pooled (and, for EfficientNet-Lite, ``stages``) as one ONNX graph.
 
     A plain backbone is traced together with the encoder. A TorchScript backbone (the FID
     InceptionV3 ships as one) cannot be called inside a trace, so it is exported on its own
@@ -165,15 +173,21 @@ def export_image_encoder(backbone, encoder, x, path: Path) -> None:
     names = ["memory", "va", "pooled"]
     scripted = any(isinstance(m, torch.jit.ScriptModule) for m in backbone.modules())
     if not scripted:
+        staged = hasattr(backbone, "forward_with_stages")
+
         class Encoder(torch.nn.Module):
             def __init__(self):
                 super().__init__()
                 self.backbone, self.head = backbone, Head()
 
             def forward(self, image):
+                if staged:  # mid-level statistics for the image VA head as a fourth output (``stages``)
+                    fmap, stages = self.backbone.forward_with_stages(image)
+                    return (*self.head(fmap), stages)
                 return self.head(self.backbone(image))
 
-        torch.onnx.export(Encoder().eval(), (x,), str(path), input_names=["image"], output_names=names, opset_version=OPSET, dynamo=False)
+        torch.onnx.export(Encoder().eval(), (x,), str(path), input_names=["image"], output_names=[*names, *(["stages"] if staged else [])],
+                          opset_version=OPSET, dynamo=False)
         return
     bb_p, head_p = path.with_name("backbone.part.onnx"), path.with_name("head.part.onnx")
     torch.onnx.export(torch.jit.script(backbone), (x,), str(bb_p), input_names=["image"], output_names=["fmap"], opset_version=OPSET, dynamo=False)
@@ -210,9 +224,17 @@ def check_parity(model, backbone, enc_p, prep_p, step_p, spec, image, rollout) -
     with torch.no_grad():
         mem_t, va_t = model.encoder(backbone(torch.from_numpy(x)))
     va_diff = float(np.abs(va_o - va_t.numpy()).max())
+    if "stages" in [o.name for o in enc.get_outputs()]:  # what the image VA head reads must match too
+        with torch.no_grad():
+            stages_t = backbone.forward_with_stages(torch.from_numpy(x))[1].numpy()
+        stages_o = enc.run(["stages"], {"image": x})[0]
+        stages_diff = float(np.abs(stages_o - stages_t).max() / (np.abs(stages_t).max() + 1e-9))
+    else:
+        stages_diff = 0.0
     settings = SamplingSettings(bars=10**6, temperature=0.0, top_p=1.0, seed=0, mode="major")  # rollout length decides, not bars
     ts = TorchStepper(model, mem_t, va_t)
-    os_ = OrtStepper(prep, dec, mem_o, va_o, model.config)
+    ctl = Controls({"map": model.decoder.control_map.numpy()}) if model.config.controls else None
+    os_ = OrtStepper(prep, dec, mem_o, va_o, model.config, ctl)
     # The same rollout through both: compare the logits at every step, and the greedy tokens.
     worst, toks_t, toks_o = 0.0, [], []
 
@@ -237,7 +259,7 @@ def check_parity(model, backbone, enc_p, prep_p, step_p, spec, image, rollout) -
     n = min(len(lt), len(lo))
     worst = float(max((np.abs(a - b).max() for a, b in zip(lt[:n], lo[:n])), default=0.0))
     mism = next((i for i, (a, b) in enumerate(zip(toks_t, toks_o)) if a != b), None)
-    return {"va_max_abs_diff": va_diff, "logits_max_abs_diff": worst, "tokens_equal": toks_t == toks_o, "first_mismatch": mism, "rollout_tokens": len(toks_t)}
+    return {"va_max_abs_diff": va_diff, "stages_max_rel_diff": stages_diff, "logits_max_abs_diff": worst, "tokens_equal": toks_t == toks_o, "first_mismatch": mism, "rollout_tokens": len(toks_t)}
 
 
 def main(argv=None) -> int:

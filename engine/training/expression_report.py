@@ -1,6 +1,6 @@
 """Does the picture's emotion reach the notes at a fixed tempo, and does an arc move bar by bar?
 
-    python -m engine.training.expression_report --strengths 0 1 --out docs/EXPRESSION.md
+    python -m engine.training.expression_report --strengths 0 1 [--intensities 1 2] [--varieties 0 1] --out docs/EXPRESSION.md
 
 For each expression strength (``engine.expression``; 0 = no bias, while the context still lets
 go where an arc turns), on the test pictures:
@@ -23,7 +23,7 @@ import numpy as np
 from ..events import VA
 from ..judge import Judge
 from ..keys import major_clarity
-from ..request import DEFAULT_INTENSITY, GenerationSettings
+from ..request import DEFAULT_INTENSITY, DEFAULT_VARIETY, GenerationSettings
 from ..runtime import Runtime
 from .dataset import data_dir
 from .evaluate import fidelity, judge_all, test_images
@@ -32,11 +32,12 @@ from .metrics import spearman
 ARC = (VA(-0.8, -0.8), VA(0.8, 0.8))
 
 
-def default_path(rt: Runtime, images, root: Path, strength: float, tempo: float, bars: int, intensity: float = DEFAULT_INTENSITY) -> dict:
+def default_path(rt: Runtime, images, root: Path, strength: float, tempo: float, bars: int, intensity: float = DEFAULT_INTENSITY,
+                 variety: float = DEFAULT_VARIETY) -> dict:
     pieces, labels = [], []
     for k, im in enumerate(images):
         enc = rt.encode(root / im.path)
-        s = GenerationSettings(bars=bars, seed=k, tempo=tempo, expression=strength, intensity=intensity)
+        s = GenerationSettings(bars=bars, seed=k, tempo=tempo, expression=strength, intensity=intensity, variety=variety)
         pieces.append(list(rt.compose(s, enc).notes))
         labels.append((im.valence, im.arousal))
     t = np.array(labels)
@@ -109,6 +110,8 @@ def main(argv=None) -> int:
     ap.add_argument("--arc-seeds", type=int, default=4)
     ap.add_argument("--intensities", type=float, nargs="+",
                     help="also the default path at these intensities (expression strength 1): how far from neutral to aim")
+    ap.add_argument("--varieties", type=float, nargs="+",
+                    help="also report the default path at these variety settings (expression strength 1)")
     ap.add_argument("--out", help="write a markdown report here")
     a = ap.parse_args(argv)
     root = data_dir(a.data)
@@ -142,6 +145,16 @@ def main(argv=None) -> int:
         for k in a.intensities:
             r = default_path(rt, images, root, 1.0, a.tempo, a.bars, intensity=k)
             print(f"intensity={k:g} " + " ".join(f"{key}={v:.3f}" for key, v in r.items()), file=sys.stderr)
+            lines.append(f"| {k:g} | {r['rho_arousal_notes']:.3f} | {r['rho_arousal_velocity']:.3f} | {r['rho_valence_major']:.3f} | "
+                         f"{r['va_mae']:.3f} | {r['fidelity_ratio']:.3f} | {r['notes_per_bar']:.1f} |")
+    if a.varieties:
+        lines += ["", f"The default path at other variety settings (`--variety`: each piece's own density and touch around its mood's; "
+                      f"expression strength 1, the same {len(images)} {a.split} pictures):", "",
+                  "| variety | ρ(arousal, notes) | ρ(arousal, velocity) | ρ(valence, major) | judge MAE | judge MAE / shuffled | notes per bar |",
+                  "|---|---|---|---|---|---|---|"]
+        for k in a.varieties:
+            r = default_path(rt, images, root, 1.0, a.tempo, a.bars, variety=k)
+            print(f"variety={k:g} " + " ".join(f"{key}={v:.3f}" for key, v in r.items()), file=sys.stderr)
             lines.append(f"| {k:g} | {r['rho_arousal_notes']:.3f} | {r['rho_arousal_velocity']:.3f} | {r['rho_valence_major']:.3f} | "
                          f"{r['va_mae']:.3f} | {r['fidelity_ratio']:.3f} | {r['notes_per_bar']:.1f} |")
     real = real_bar_response(root)

@@ -13,8 +13,9 @@ user's MIDI prompt to continue would be fed there). Nomenclature and layout foll
 Controls (``controls=2``, engine/training/controls.py): the conditioning vector may carry two more
 numbers after the VA, the density and touch of the music. In training they are the window's
 own; given the VA alone, the decoder computes them with ``control_map``, a linear map from VA
-fitted on the training pieces and stored with the weights — so the exported decoder's input is
-the VA, as before.
+fitted on the training pieces and stored with the weights. The exported ``decoder_prep.onnx``
+takes them as an input of their own, which the runtime fills from the sidecar's map plus the
+piece's seeded offset (engine/controls.py).
 
 Which VA goes where (DESIGN.md, Model): in training the conditioning VA is the paired
 piece's VA plus N(0, 0.05) noise, and the image VA head learns the image's own label. At
@@ -191,7 +192,7 @@ class MusicDecoder(nn.Module):
         self.va = nn.Sequential(nn.Linear(2 + c.controls, c.d_model), nn.GELU(), nn.Linear(c.d_model, c.d_model))
         if c.controls:
             # VA → (density, touch): fitted on the training pieces (controls.fit_control_map) and
-            # saved with the weights; a buffer, so the exported decoder takes the VA alone
+            # saved with the weights; PyTorch evaluation plays it, the export copies it to the sidecar
             self.register_buffer("control_map", torch.zeros(3, c.controls))
         self.drop = nn.Dropout(c.dropout)
         self.layers = nn.ModuleList([DecoderLayer(c) for _ in range(c.n_dec_layers)])

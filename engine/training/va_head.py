@@ -1,11 +1,14 @@
 """A better image VA: a ridge head over pooled backbone features, the encoder's memory and colour statistics.
 
-    python -m engine.training.va_head [--data PATH] [--report docs/IMAGE_VA.md] [--ship]
+    python -m engine.training.va_head [--data PATH] [--model-dir DIR] [--report docs/IMAGE_VA.md] [--ship]
 
 Feature groups per picture (``engine.image_stats.feature_groups``): the frozen backbone's feature
 map averaged over its grid (the encoder graph's ``pooled`` output — ImageNet features, trained on
 a million pictures, where the encoder's memory was trained on 2,000 for music), the encoder's
-memory pooled over its tokens (mean and standard deviation), and ten colour/texture statistics.
+memory pooled over its tokens (mean and standard deviation), ten colour/texture statistics, and
+(for EfficientNet-Lite, the encoder graph's ``stages`` output) the last block of each of the
+backbone's seven stages pooled by mean and standard deviation — the mid-level texture and edge
+statistics that the last map has abstracted away.
 Ridge regression, one per axis, fitted on the train split for each combination of groups, its
 strength chosen on validation by mean absolute error; the combination shipped is the one with the
 lowest validation MAE, reported on the test split beside the encoder's own VA head.
@@ -27,7 +30,8 @@ from ..runtime import MODEL_DIR, Runtime
 from .dataset import data_dir, read_images
 from .metrics import spearman
 
-GROUP_NAMES = {"backbone": "backbone pooled", "memory": "memory pooled", "colour": "colour statistics"}
+GROUP_NAMES = {"backbone": "backbone pooled", "memory": "memory pooled", "colour": "colour statistics",
+               "stages": "backbone stages pooled (mean, sd)"}
 assert set(GROUP_NAMES) == set(INPUTS)
 ALPHAS = (1.0, 10.0, 100.0, 1000.0, 3000.0, 10000.0, 30000.0, 100000.0)
 
@@ -36,14 +40,15 @@ def features(rt: Runtime, root: Path, images, log=print) -> tuple[dict[str, np.n
     """({group: features}, the encoder's own raw VA) for every picture."""
     groups: dict[str, list] = {}
     own = []
-    if "pooled" not in [o.name for o in rt.encoder.get_outputs()]:
+    names = [o.name for o in rt.encoder.get_outputs()]
+    if "pooled" not in names:
         raise SystemExit("the image encoder has no 'pooled' output: re-export the model (export_onnx.py)")
     for k, im in enumerate(images):
         img = load_image(root / im.path)
-        memory, va, backbone = rt.encoder.run(["memory", "va", "pooled"], {"image": preprocess(img, rt.size, rt.mean, rt.std)})
-        for name, x in feature_groups(memory, img, backbone).items():
+        out = dict(zip(names, rt.encoder.run(None, {"image": preprocess(img, rt.size, rt.mean, rt.std)})))
+        for name, x in feature_groups(out["memory"], img, out["pooled"], out.get("stages")).items():
             groups.setdefault(name, []).append(x)
-        own.append(va[0])
+        own.append(out["va"][0])
         if (k + 1) % 200 == 0:
             log(f"features {k + 1}/{len(images)}")
     return {n: np.array(v, np.float32) for n, v in groups.items()}, np.array(own, np.float32)
@@ -75,17 +80,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data")
     ap.add_argument("--report")
-    ap.add_argument("--ship", action="store_true", help="write the head into engine/models/synesthete.json")
+    ap.add_argument("--model-dir", default=str(MODEL_DIR), help="the model whose encoder is read and whose sidecar --ship writes")
+    ap.add_argument("--ship", action="store_true", help="write the head into the model's synesthete.json")
     a = ap.parse_args(argv)
     t0 = time.time()
     root = data_dir(a.data)
-    rt = Runtime.load()
+    rt = Runtime.load(a.model_dir)
     items = {s: [i for i in read_images(root) if i.split == s] for s in ("train", "val", "test")}
     data = {}
     for split, ims in items.items():
         x, own = features(rt, root, ims, log=lambda m: print(f"{split}: {m}", file=sys.stderr))
         data[split] = (x, own, np.array([(i.valence, i.arousal) for i in ims], np.float32))
     combos = [("backbone",), ("memory",), ("colour",), ("backbone", "colour"), ("memory", "colour"), ("backbone", "memory", "colour")]
+    if "stages" in data["train"][0]:  # an encoder that gives its stages' statistics (EfficientNet-Lite)
+        combos += [("stages",), ("stages", "colour"), ("backbone", "stages"), ("backbone", "stages", "colour"),
+                   ("backbone", "memory", "stages", "colour")]
     rows, heads = [], {}
     for inputs in combos:
         cols = {s: np.concatenate([data[s][0][g] for g in inputs], axis=1) for s in data}
@@ -101,7 +110,7 @@ def main(argv=None) -> int:
     own = {"features": "the encoder's own VA head", "alpha": None, "n": None,
            **{f"{s}_{k}": v for s in ("val", "test") for k, v in scores(data[s][1], data[s][2]).items()}}
     rows.insert(0, own)
-    lines = ["# Image VA: the encoder's head against ridge heads over backbone, memory and colour features", "",
+    lines = ["# Image VA: the encoder's head against ridge heads over backbone, memory, stage and colour features", "",
              f"Made by `python -m engine.training.va_head` ({time.time() - t0:.0f} s): {len(items['train'])} train, "
              f"{len(items['val'])} val, {len(items['test'])} test pictures. Ridge strength chosen on val by MAE "
              f"from {ALPHAS}; the combination with the lowest val MAE is shipped (**bold**). Raw outputs (before the "
@@ -131,7 +140,7 @@ def main(argv=None) -> int:
                         "n": len(items["test"]),
                         "by_source": {src: {k: round(v, 4) for k, v in r.items()} for src, r in by_source.items()}}
         head["features"] = " + ".join(f"{GROUP_NAMES[g]} ({data['train'][0][g].shape[1]})" for g in best_inputs)
-        side_p = update_sidecar(MODEL_DIR, va_head=head)
+        side_p = update_sidecar(a.model_dir, va_head=head)
         print(f"wrote the VA head into {side_p}; now refit the calibration", file=sys.stderr)
     return 0
 
