@@ -9,6 +9,9 @@
 #
 # VARIANTS: "name:flag,flag ..." — each a fine-tune of INIT on the pack's pairs (commas become
 # spaces). Each run keeps best.pt (lowest validation loss); float16 copies come back in $OUT.
+# The next lever prepared (MUSICALITY.md: range is the clue left): a third control, range, e.g.
+#   VARIANTS="rng03:--controls,3,--va-loss-weight,0.3 rng06:--controls,3,--va-loss-weight,0.6 rng06_nova:--controls,3,--no-va-loss"
+# from the same pretrained decoder; then control_fit on each exported candidate (scripts/candidate.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_out}

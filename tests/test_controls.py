@@ -30,8 +30,17 @@ def test_density_is_log2_of_notes_per_bar_over_twelve_and_touch_the_velocity_aro
     assert window_controls(piece(16, 48)) == pytest.approx([np.log2(16 / 12), -1.0], abs=1e-6)
 
 
+def test_range_is_the_pitch_spread_around_thirty_semitones_in_octaves():
+    wide = [NoteEvent(36 + 6 * i, 80, i * 0.5, 0.5) for i in range(8)]  # C2 .. A#4 in tritones
+    p = np.array([n.pitch for n in wide])
+    expected = (np.percentile(p, 95) - np.percentile(p, 5) - 30) / 12
+    assert window_controls(np.array(encode(notes_to_grid(wide))), 3)[2] == pytest.approx(expected, abs=1e-5)
+    assert window_controls(piece(12, 80), 3)[:2] == pytest.approx(window_controls(piece(12, 80)))  # the first two as before
+
+
 def test_a_window_without_notes_is_the_sparsest_and_softest_and_values_are_clipped():
     assert list(window_controls(np.array([BOS, MODE0, BAR, BAR]))) == [-CLIP, -CLIP]
+    assert list(window_controls(np.array([BOS, MODE0, BAR, BAR]), 3)) == [-CLIP] * 3
     crowded = np.array([BOS, MODE0, BAR, POS0] + [TOKEN_ID[f"Pitch_{p}"] for p in range(40, 100)]
                        + [TOKEN_ID["Velocity_127"]])
     assert window_controls(crowded)[0] == CLIP  # 60 notes in one bar: log2(5) > 2
@@ -101,6 +110,21 @@ def test_fine_tuning_with_controls_from_a_decoder_pretrained_without_them(tiny_r
     with pytest.raises(UsageError):
         main([*common, "--out", str(tmp_path / "back"), "--init", str(tmp_path / "ctl" / "ckpt.pt"), "--max-steps", "1"])
 
+    # a third control (range) is added the same way, and the exported decoder plays with all three
+    assert main([*common, "--out", str(tmp_path / "ctl3"), "--init", str(tmp_path / "ctl" / "ckpt.pt"), "--controls", "3", "--max-steps", "1"]) == 0
+    state3 = load_state(tmp_path / "ctl3" / "ckpt.pt")
+    w3 = state3["model"]["decoder.va.0.weight"]
+    assert state3["model_config"]["controls"] == 3 and state3["model"]["decoder.control_map"].shape == (3, 3)
+    assert w3.shape == (w0.shape[0], 5) and w3[:, 4].abs().max() < 0.05 and torch.allclose(w3[:, :4], w, atol=0.05)
+    from engine.events import VA
+    from engine.request import GenerationSettings
+    from engine.runtime import Runtime
+    from engine.training.export import export
+    assert export(str(tmp_path / "ctl3" / "ckpt.pt"), str(tmp_path / "onnx3"), rollout=32)["ok"]
+    rt = Runtime.load(tmp_path / "onnx3")
+    assert rt.controls.count == 3 and rt.controls.offset(3, 1.0).shape == (3,)
+    rt.compose(GenerationSettings(bars=1, seed=3), rt.blank(), VA(0.3, 0.3))
+
 
 @needs_train_extra
 def test_a_decoder_with_controls_exports_its_map_and_each_piece_is_played_its_own_controls(tiny_run, tmp_path):
@@ -148,7 +172,8 @@ def test_a_pieces_offset_is_seeded_scaled_by_variety_and_bounded():
 
     ctl = Controls({"map": np.zeros((3, 2)), "spread": [0.6, 0.3]})
     assert np.all(ctl.offset(5, 0.0) == 0)
-    draws = np.array([ctl.offset(seed, 1.0) for seed in range(2000)])
+    assert np.all(ctl.offset(0, 2.0) == 0)  # the default seed plays its mood's typical density and touch
+    draws = np.array([ctl.offset(seed, 1.0) for seed in range(1, 2001)])
     assert draws.std(axis=0) == pytest.approx([0.6, 0.3], rel=0.1)
     assert np.all(np.abs(draws) <= np.array([0.6, 0.3]) * OFFSET_CUT + 1e-6)
     assert abs(np.corrcoef(draws.T)[0, 1]) < 0.1  # density and touch depart independently

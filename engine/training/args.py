@@ -15,8 +15,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--decoder", choices=["transformer", "lstm"])
     ap.add_argument("--layers", type=int, help="decoder layers (default 3)")
     ap.add_argument("--d-model", type=int)
-    ap.add_argument("--controls", action="store_true",
-                    help="the decoder also hears each window's density and touch, mapped from the VA at inference (engine/training/controls.py)")
+    ap.add_argument("--controls", type=int, nargs="?", const=2, default=0, choices=(2, 3), metavar="N",
+                    help="the decoder also hears each window's density and touch (N=2, the default when given) and range (N=3), "
+                         "mapped from the VA at inference (engine/training/controls.py)")
     ap.add_argument("--block-size", type=int)
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--batch-size", type=int)

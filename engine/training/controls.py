@@ -17,44 +17,51 @@ through a channel the model cannot ignore.
     touch   = (mean velocity − 72) / 24         (mf → 0; f (96) → +1; p (48) → −1)
 
 both clipped to [−2, 2]. Notes per bar count every note (chords included) over the window's
-bars.
+bars. A decoder trained with ``--controls 3`` also hears
+
+    range   = (p95 − p5 of the pitches − 30) / 12   (30 semitones → 0; an octave wider → +1)
+
+since with density and touch told, a narrow range (30 against real music's 36 semitones) was
+what still gave the music away (MUSICALITY.md).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..controls import CLIP, DENSITY_REF, N_CONTROLS, TOUCH_REF, TOUCH_SCALE, apply_control_map  # noqa: F401 - re-exported
+from ..controls import (CLIP, DENSITY_REF, N_CONTROLS, RANGE_REF, RANGE_SCALE, TOUCH_REF, TOUCH_SCALE,  # noqa: F401 - re-exported
+                        apply_control_map)
 from ..tokens import BAR, N_VEL, PITCH0, PITCH_MAX, PITCH_MIN, VEL0, VELOCITY_BINS
 
 _VEL_VALUE = np.zeros(VEL0 + N_VEL, np.float64)
 _VEL_VALUE[VEL0:] = VELOCITY_BINS
 
 
-def window_controls(tokens: np.ndarray) -> np.ndarray:
-    """(density, touch) of one token sequence, as float32 (see the module's formulas).
-
-    A window without notes counts as the sparsest and softest there is."""
+def window_controls(tokens: np.ndarray, n: int = N_CONTROLS) -> np.ndarray:
+    """The first ``n`` of (density, touch, range) of one token sequence, as float32 (see the
+    module's formulas). A window without notes counts as the sparsest, softest and narrowest."""
     t = np.asarray(tokens)
-    notes = int(np.count_nonzero((t >= PITCH0) & (t <= PITCH0 + PITCH_MAX - PITCH_MIN)))
+    pitches = t[(t >= PITCH0) & (t <= PITCH0 + PITCH_MAX - PITCH_MIN)]
     bars = max(1, int(np.count_nonzero(t == BAR)))
     vel = t[(t >= VEL0) & (t < VEL0 + N_VEL)]
-    if notes == 0 or vel.size == 0:
-        return np.array([-CLIP, -CLIP], np.float32)
-    density = np.log2(notes / bars / DENSITY_REF)
+    if pitches.size == 0 or vel.size == 0:
+        return np.full(n, -CLIP, np.float32)
+    density = np.log2(pitches.size / bars / DENSITY_REF)
     touch = (_VEL_VALUE[vel].mean() - TOUCH_REF) / TOUCH_SCALE
-    return np.clip(np.array([density, touch], np.float32), -CLIP, CLIP)
+    lo, hi = np.percentile(pitches, [5, 95])  # token ids step by one semitone
+    spread = (hi - lo - RANGE_REF) / RANGE_SCALE
+    return np.clip(np.array([density, touch, spread][:n], np.float32), -CLIP, CLIP)
 
 
-def batch_controls(windows: list[np.ndarray]) -> np.ndarray:
-    """(B, 2) controls of the windows of one batch."""
-    return np.stack([window_controls(w) for w in windows]).astype(np.float32)
+def batch_controls(windows: list[np.ndarray], n: int = N_CONTROLS) -> np.ndarray:
+    """(B, n) controls of the windows of one batch."""
+    return np.stack([window_controls(w, n) for w in windows]).astype(np.float32)
 
 
 def fit_control_map(va: np.ndarray, controls: np.ndarray) -> np.ndarray:
-    """The least-squares map from a piece's VA to its controls: a (3, 2) matrix M with
+    """The least-squares map from a piece's VA to its controls: a (3, k) matrix M with
     ``controls ≈ M[0] + valence·M[1] + arousal·M[2]``, fitted over pieces (one row each)."""
     va = np.asarray(va, np.float64).reshape(-1, 2)
-    y = np.asarray(controls, np.float64).reshape(-1, N_CONTROLS)
+    y = np.asarray(controls, np.float64).reshape(len(va), -1)
     if len(va) < 3:
         raise ValueError(f"fitting the control map needs at least 3 pieces (received {len(va)})")
     x = np.column_stack([np.ones(len(va)), va])

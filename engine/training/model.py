@@ -42,7 +42,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..tokens import PAD, VOCAB_SIZE
-from .controls import CLIP, N_CONTROLS
+from ..controls import CLIP, COUNTS
 
 
 DECODERS = ("transformer", "lstm")
@@ -62,7 +62,7 @@ class ModelConfig:
     vocab_size: int = VOCAB_SIZE
     dropout: float = 0.1
     decoder: str = "transformer"  # or "lstm" (the paper's baseline)
-    controls: int = 0  # 2: the decoder also hears density and touch (engine.training.controls)
+    controls: int = 0  # 2: the decoder also hears density and touch; 3: and range (engine.training.controls)
 
     def __post_init__(self) -> None:
         # a typo here used to build a Transformer silently; every run's config is checked once
@@ -76,8 +76,8 @@ class ModelConfig:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (received {self.dropout})")
-        if self.controls not in (0, N_CONTROLS) or isinstance(self.controls, bool):
-            raise ValueError(f"controls must be 0 or {N_CONTROLS} (received {self.controls!r})")
+        if self.controls not in (0, *COUNTS) or isinstance(self.controls, bool):
+            raise ValueError(f"controls must be 0 or one of {COUNTS} (received {self.controls!r})")
         if self.controls and self.decoder != "transformer":
             raise ValueError("controls are for the transformer decoder only")
 

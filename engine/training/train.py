@@ -36,7 +36,8 @@ import torch.distributed as dist
 from .dataset import data_dir, list_hash
 from .model import ModelConfig, Synesthete, losses
 from .pairing import pair_pieces
-from .controls import N_CONTROLS, batch_controls, fit_control_map
+from ..controls import NAMES
+from .controls import batch_controls, fit_control_map
 from .sequences import pad, piece_windows
 from ..errors import UsageError
 from .args import add_arguments
@@ -117,8 +118,8 @@ class PairData:
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def control_data(self) -> tuple[np.ndarray, np.ndarray]:
-        return piece_controls(self.windows, {pr.piece.path: (pr.piece.valence, pr.piece.arousal) for pr in self.pairs})
+    def control_data(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return piece_controls(self.windows, {pr.piece.path: (pr.piece.valence, pr.piece.arousal) for pr in self.pairs}, n)
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator, c: TrainConfig):
         prs = [self.pairs[i] for i in idx]
@@ -143,14 +144,14 @@ def with_controls(va_cond: torch.Tensor, windows: list, c: TrainConfig) -> torch
     them (teacher values: the model learns to play what it is told)."""
     if not c.model.controls:
         return va_cond
-    return torch.cat([va_cond, torch.from_numpy(batch_controls(windows))], dim=1)
+    return torch.cat([va_cond, torch.from_numpy(batch_controls(windows, c.model.controls))], dim=1)
 
 
-def piece_controls(windows: dict, piece_va: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(VA, mean controls over its windows) per piece, for fitting the control map."""
+def piece_controls(windows: dict, piece_va: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(VA, mean of its windows' ``n`` controls) per piece, for fitting the control map."""
     keys = sorted(piece_va, key=str)
     va = np.array([piece_va[k] for k in keys], np.float32)
-    ctl = np.stack([batch_controls(windows[k]).mean(axis=0) for k in keys])
+    ctl = np.stack([batch_controls(windows[k], n).mean(axis=0) for k in keys])
     return va, ctl
 
 
@@ -199,7 +200,7 @@ class CorpusData:
         va = torch.zeros((len(idx), 2))
         return fmap, toks, with_controls(va, chosen, c), va, None
 
-    def control_data(self):
+    def control_data(self, n: int):
         return None  # no VA to map from
 
 
@@ -222,8 +223,8 @@ class PackPairData:
     def __len__(self) -> int:
         return len(self.image)
 
-    def control_data(self) -> tuple[np.ndarray, np.ndarray]:
-        return piece_controls(self.windows, {int(p): tuple(va) for p, va in zip(self.piece, self.piece_va)})
+    def control_data(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return piece_controls(self.windows, {int(p): tuple(va) for p, va in zip(self.piece, self.piece_va)}, n)
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator, c: TrainConfig):
         return pair_batch(self.pack.fmap(self.image[idx]), [self.windows[p] for p in self.piece[idx]],
@@ -301,8 +302,8 @@ def build_config(args) -> TrainConfig:
         m.update(d_model=args.d_model, d_ff=4 * args.d_model)
     if args.block_size:
         m["block_size"] = args.block_size
-    if getattr(args, "controls", False):
-        m["controls"] = N_CONTROLS
+    if getattr(args, "controls", 0):
+        m["controls"] = args.controls
     c.model = replace(c.model, **m)
     return c
 
@@ -401,12 +402,13 @@ class Trainer:
         weights = dict(state["model"])
         theirs = {"controls": 0, **state["model_config"]}
         if theirs != self.c.model.to_dict():
-            if {**theirs, "controls": self.c.model.controls} != self.c.model.to_dict() or theirs["controls"]:
+            fewer = theirs["controls"] < self.c.model.controls
+            if {**theirs, "controls": self.c.model.controls} != self.c.model.to_dict() or not fewer:
                 raise UsageError(f"--init {path}: its model {state['model_config']} differs from this run's {self.c.model.to_dict()}")
-            # a decoder pretrained without controls: they start with zero weight, so the run
-            # begins exactly where the pretraining ended and learns what they mean
+            # a decoder trained with fewer controls (or none): the new ones start with zero
+            # weight, so the run begins exactly where that training ended and learns what they mean
             w = weights["decoder.va.0.weight"]
-            weights["decoder.va.0.weight"] = torch.cat([w, w.new_zeros(w.shape[0], self.c.model.controls)], dim=1)
+            weights["decoder.va.0.weight"] = torch.cat([w, w.new_zeros(w.shape[0], self.c.model.controls - theirs["controls"])], dim=1)
             weights["decoder.control_map"] = self.raw.decoder.control_map.detach().clone()
         self.raw.load_state_dict(weights)
         if self.master:
@@ -416,7 +418,7 @@ class Trainer:
         """Fit the VA → (density, touch) map on the training pieces (nothing to fit on a corpus)."""
         if not self.c.model.controls:
             return
-        found = self.train_data.control_data()
+        found = self.train_data.control_data(self.c.model.controls)
         if found is None:
             return
         m = fit_control_map(*found)
@@ -424,7 +426,7 @@ class Trainer:
             self.raw.decoder.control_map.copy_(torch.from_numpy(m))
         if self.master:
             print(f"control map over {len(found[0])} pieces (rows: bias, valence, arousal; "
-                  f"columns: density, touch): {np.round(m, 3).tolist()}", file=sys.stderr)
+                  f"columns: {', '.join(NAMES[: m.shape[1]])}): {np.round(m, 3).tolist()}", file=sys.stderr)
 
     def _state(self, optimizer: bool = True) -> dict:
         return {
