@@ -9,8 +9,8 @@ map alone every piece of a mood came out alike (notes per bar across 108 pieces 
 ±7.4 in real music, MUSICALITY.md), so each piece also draws its own offset, seeded by its seed,
 scaled by ``variety`` and by the spread the sidecar measured (``engine.training.control_fit``).
 
-    ctl = Controls.from_sidecar(side["controls"])
-    ctl.offset(seed=7, variety=1.0)            # (2,): this piece's departure, the same for a seed
+    ctl = Controls(side["controls"])
+    ctl.offset(seed=7, variety=1.0)            # (k,): this piece's departure, the same for a seed
     ctl(va, offset)                            # (1, k) float32 for decoder_prep.onnx's input
 
 A third control, range (how wide the pitches spread), is defined for decoders trained with

@@ -4,7 +4,7 @@
 
 Writes ``image_encoder.onnx`` (image (1,3,S,S) → memory (1,M,d), image VA (1,2); the
 backbone included), ``decoder_prep.onnx`` (memory, conditioning VA — and, for a decoder trained with
-controls, the density and touch (1,2) — → VA embedding and every layer's cross-attention K/V:
+controls, its k controls (1,k): density, touch and, with 3, range — → VA embedding and every layer's cross-attention K/V:
 computed once per piece), ``decoder_step.onnx`` (one token with
 an explicit KV cache: token (1,1), pos (1,), va_emb, cross_k, cross_v, past_k, past_v
 (L,1,H,T,hs) → logits (1,V), new_k, new_v with T+1),
