@@ -35,7 +35,9 @@ FORMS = ("free", "phrases")         # phrases: every second phrase restates the 
 DEFAULT_FORM = "free"
 MAX_EXPRESSION = 3.0
 # how far each piece's density and touch may depart from its mood's (engine.controls): 0 = every
-# piece of a mood alike, 1 = the spread of real music around its mood
+# piece of a mood alike, 1 = the spread of real music around its mood. 1 by default: on 134 validation
+# pictures the forest told the music from real music 0.832 / 0.783 / 0.806 of the time at 0 / 0.5 / 1
+# (the last two within noise), and the test split gave 0.792 at 0 against 0.720 at 1 (MUSICALITY.md)
 MAX_VARIETY, DEFAULT_VARIETY = 2.0, 1.0
 MAX_ARC_POINTS = 32                 # an emotion arc: 2.. points spread over the bars
 # arousal → tempo: calm pictures get slower music

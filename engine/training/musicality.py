@@ -557,12 +557,12 @@ def markdown(result: dict, names: Sequence[str] | None = None) -> str:
 
 # --- real test music and the shipped model ------------------------------------------------
 
-def real_test_pieces(root, bars: int) -> tuple[list[list[NoteEvent]], list[tuple[float, float]]]:
-    """The real test-split pieces (``evaluate.reference_pieces``: first ``bars`` bars, ≥ 8 notes)
+def real_test_pieces(root, bars: int, split: str = "test") -> tuple[list[list[NoteEvent]], list[tuple[float, float]]]:
+    """The real pieces of ``split`` (``evaluate.reference_pieces``: first ``bars`` bars, ≥ 8 notes)
     and their labelled (valence, arousal)."""
     from .evaluate import reference_pieces
 
-    ref = reference_pieces(root, bars)
+    ref = reference_pieces(root, bars, split)
     return [clip(n, bars) for _, n in ref], [(it.valence, it.arousal) for it, _ in ref]
 
 
