@@ -54,16 +54,15 @@ OLD_INPUTS = ("memory", "colour")  # heads written before the encoder had a pool
 ENCODER_OUTPUTS = {"backbone": "pooled", "stages": "stages"}
 
 
-def feature_groups(memory: np.ndarray, img: Image.Image, backbone: np.ndarray | None = None,
-                   stages: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Each group a head can read: the backbone's feature map averaged over its grid (the
-    encoder graph's ``pooled`` output), the encoder's memory pooled, the colour statistics, and
-    each backbone stage's output pooled (mean and standard deviation, the ``stages`` output)."""
-    g = {"memory": pooled(memory), "colour": colour_stats(img)}
-    if backbone is not None:
-        g["backbone"] = np.asarray(backbone, np.float32).reshape(-1)
-    if stages is not None:
-        g["stages"] = np.asarray(stages, np.float32).reshape(-1)
+def feature_groups(outputs: dict[str, np.ndarray], img: Image.Image) -> dict[str, np.ndarray]:
+    """Each group a head can read, from the image encoder's ``outputs`` by name and the picture:
+    the encoder's memory pooled, the colour statistics, and each group of ``ENCODER_OUTPUTS`` the
+    graph gives — the backbone's feature map averaged over its grid (``pooled``) and each backbone
+    stage's output pooled by mean and standard deviation (``stages``)."""
+    g = {"memory": pooled(outputs["memory"]), "colour": colour_stats(img)}
+    for group, name in ENCODER_OUTPUTS.items():
+        if outputs.get(name) is not None:
+            g[group] = np.asarray(outputs[name], np.float32).reshape(-1)
     return g
 
 
@@ -90,12 +89,12 @@ class VAHead:
         """The image encoder outputs this head reads besides the memory."""
         return [ENCODER_OUTPUTS[i] for i in self.inputs if i in ENCODER_OUTPUTS]
 
-    def __call__(self, memory: np.ndarray, img: Image.Image, backbone: np.ndarray | None = None,
-                 stages: np.ndarray | None = None) -> tuple[float, float]:
-        for group, given in (("backbone", backbone), ("stages", stages)):
-            if group in self.inputs and given is None:
-                raise ValueError(f"this VA head reads the encoder's {ENCODER_OUTPUTS[group]!r} output, which this image encoder does not give")
-        g = feature_groups(memory, img, backbone, stages)
+    def __call__(self, outputs: dict[str, np.ndarray], img: Image.Image) -> tuple[float, float]:
+        """VA from the image encoder's ``outputs`` (by name) and the picture."""
+        for name in self.encoder_outputs:
+            if outputs.get(name) is None:
+                raise ValueError(f"this VA head reads the encoder's {name!r} output, which this image encoder does not give")
+        g = feature_groups(outputs, img)
         x = np.concatenate([g[i] for i in self.inputs])
         if x.shape != self.mean.shape:
             raise ValueError(f"the VA head expects {self.mean.shape[0]} features, the encoder gives {x.shape[0]}")

@@ -253,13 +253,17 @@ class Runtime:
         if isinstance(image, (str, os.PathLike)):
             label = label or Path(image).name
             image = load_image(image)
-        x = preprocess(image, self.size, self.mean, self.std)
-        out = dict(zip([o.name for o in self.encoder.get_outputs()], self.encoder.run(None, {"image": x})))
+        out = self.encoder_outputs(image)
         memory, va = out["memory"], out["va"]
         if self.va_head is not None:
-            va = [self.va_head(memory, image, out.get("pooled"), out.get("stages"))]
+            va = [self.va_head(out, image)]
         raw = calibration.apply(None, va[0][0], va[0][1])
         return Encoding(memory, calibration.apply(self.calibration, va[0][0], va[0][1]), label, raw)
+
+    def encoder_outputs(self, image) -> dict[str, np.ndarray]:
+        """Every output of the image encoder for a PIL picture, by name (memory, va, pooled, ...)."""
+        x = preprocess(image, self.size, self.mean, self.std)
+        return dict(zip([o.name for o in self.encoder.get_outputs()], self.encoder.run(None, {"image": x})))
 
     def image_va(self, image) -> VA:
         return self.encode(image).va

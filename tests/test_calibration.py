@@ -102,7 +102,7 @@ def test_a_va_head_can_read_the_backbones_pooled_features_and_needs_them(tiny_ru
     assert rt.encode(img).va.valence == pytest.approx(float(pooled[0, 0]), abs=1e-5)
     head = VAHead(side["va_head"])
     with pytest.raises(ValueError, match="pooled"):  # an encoder graph without that output cannot feed it
-        head(np.zeros((1, 49, side["model_config"]["d_model"]), np.float32), img, None)
+        head({"memory": np.zeros((1, 49, side["model_config"]["d_model"]), np.float32)}, img)
     side["va_head"]["inputs"] = ["backbone", "texture"]
     (d / "synesthete.json").write_text(json.dumps(side))
     with pytest.raises(ModelError, match="VA head"):
@@ -137,7 +137,7 @@ def test_a_va_head_can_read_each_backbone_stage_pooled_as_the_encoder_gives_it(t
     rt = Runtime.load(d)
     assert rt.encode(img).va.arousal == pytest.approx(0.5 * float(stages[0, -1]), abs=1e-4)
     with pytest.raises(ValueError, match="stages"):  # an encoder graph without that output cannot feed it
-        VAHead(side["va_head"])(np.zeros((1, 49, side["model_config"]["d_model"]), np.float32), img, None, None)
+        VAHead(side["va_head"])({"memory": np.zeros((1, 49, side["model_config"]["d_model"]), np.float32)}, img)
 
 
 def test_colour_statistics_tell_bright_vivid_pictures_from_dark_dull_ones():

@@ -26,10 +26,10 @@ import time
 
 import numpy as np
 
-from ..controls import CLIP, DENSITY_REF, N_CONTROLS, NAMES, RANGE_REF, RANGE_SCALE, TOUCH_REF, TOUCH_SCALE, Controls
+from ..controls import CLIP, N_CONTROLS, NAMES, Controls
 from ..runtime import MODEL_DIR, Runtime
 from . import musicality as M
-from .controls import fit_control_map
+from .controls import control_values, fit_control_map
 from .dataset import data_dir
 from .evaluate import reference_pieces, test_images
 
@@ -42,9 +42,7 @@ def played_controls(notes, bars: int, n: int = N_CONTROLS) -> np.ndarray:
     vel = M.velocity_mean(notes)
     if not notes or not np.isfinite(vel):
         return np.full(n, -CLIP)
-    density = np.log2(max(M.notes_per_bar(notes, bars), 1e-6) / DENSITY_REF)
-    spread = (M.pitch_range(notes) - RANGE_REF) / RANGE_SCALE
-    return np.clip([density, (vel - TOUCH_REF) / TOUCH_SCALE, spread][:n], -CLIP, CLIP)
+    return control_values(max(M.notes_per_bar(notes, bars), 1e-6), vel, M.pitch_range(notes), n)
 
 
 def real_target(root, bars: int, n: int = N_CONTROLS) -> tuple[np.ndarray, np.ndarray, int]:

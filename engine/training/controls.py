@@ -36,6 +36,15 @@ _VEL_VALUE = np.zeros(VEL0 + N_VEL, np.float64)
 _VEL_VALUE[VEL0:] = VELOCITY_BINS
 
 
+def control_values(notes_per_bar: float, mean_velocity: float, pitch_span: float, n: int = N_CONTROLS) -> np.ndarray:
+    """The first ``n`` of (density, touch, range) from a stretch of music's notes per bar, mean
+    velocity and p5–p95 pitch span in semitones (the module's formulas), clipped, as float32."""
+    density = np.log2(notes_per_bar / DENSITY_REF)
+    touch = (mean_velocity - TOUCH_REF) / TOUCH_SCALE
+    spread = (pitch_span - RANGE_REF) / RANGE_SCALE
+    return np.clip(np.array([density, touch, spread][:n], np.float32), -CLIP, CLIP)
+
+
 def window_controls(tokens: np.ndarray, n: int = N_CONTROLS) -> np.ndarray:
     """The first ``n`` of (density, touch, range) of one token sequence, as float32 (see the
     module's formulas). A window without notes counts as the sparsest, softest and narrowest."""
@@ -45,11 +54,8 @@ def window_controls(tokens: np.ndarray, n: int = N_CONTROLS) -> np.ndarray:
     vel = t[(t >= VEL0) & (t < VEL0 + N_VEL)]
     if pitches.size == 0 or vel.size == 0:
         return np.full(n, -CLIP, np.float32)
-    density = np.log2(pitches.size / bars / DENSITY_REF)
-    touch = (_VEL_VALUE[vel].mean() - TOUCH_REF) / TOUCH_SCALE
     lo, hi = np.percentile(pitches, [5, 95])  # token ids step by one semitone
-    spread = (hi - lo - RANGE_REF) / RANGE_SCALE
-    return np.clip(np.array([density, touch, spread][:n], np.float32), -CLIP, CLIP)
+    return control_values(pitches.size / bars, _VEL_VALUE[vel].mean(), hi - lo, n)
 
 
 def batch_controls(windows: list[np.ndarray], n: int = N_CONTROLS) -> np.ndarray:

@@ -97,6 +97,19 @@ def real_bar_response(root: Path, min_range: float = 0.2) -> dict:
     return {"real_rho_density": float(np.nanmean(rd)), "real_rho_velocity": float(np.nanmean(rv)), "real_pieces": len(rd)}
 
 
+def setting_table(rt: Runtime, images, root: Path, a, setting: str, values, caption: str) -> list[str]:
+    """The default path (expression strength 1) at each value of one ``default_path`` setting, as markdown lines."""
+    lines = ["", caption, "",
+             f"| {setting} | ρ(arousal, notes) | ρ(arousal, velocity) | ρ(valence, major) | judge MAE | judge MAE / shuffled | notes per bar |",
+             "|---|---|---|---|---|---|---|"]
+    for k in values:
+        r = default_path(rt, images, root, 1.0, a.tempo, a.bars, **{setting: k})
+        print(f"{setting}={k:g} " + " ".join(f"{key}={v:.3f}" for key, v in r.items()), file=sys.stderr)
+        lines.append(f"| {k:g} | {r['rho_arousal_notes']:.3f} | {r['rho_arousal_velocity']:.3f} | {r['rho_valence_major']:.3f} | "
+                     f"{r['va_mae']:.3f} | {r['fidelity_ratio']:.3f} | {r['notes_per_bar']:.1f} |")
+    return lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data")
@@ -138,25 +151,14 @@ def main(argv=None) -> int:
     for r in rows:
         lines.append(f"| {r['strength']:g} | {r['rho_arousal_notes']:.3f} | {r['rho_arousal_velocity']:.3f} | {r['rho_valence_major']:.3f} | "
                      f"{r['fidelity_ratio']:.3f} | {r['notes_per_bar']:.1f} | {r['empty_bars']:.3f} | {r['arc_rho_density']:.2f} | {r['arc_rho_velocity']:.2f} |")
+    pictures = f"expression strength 1, the same {len(images)} {a.split} pictures"
     if a.intensities:
-        lines += ["", f"The default path at other intensities (`--intensity`; expression strength 1, the same {len(images)} {a.split} pictures):", "",
-                  "| intensity | ρ(arousal, notes) | ρ(arousal, velocity) | ρ(valence, major) | judge MAE | judge MAE / shuffled | notes per bar |",
-                  "|---|---|---|---|---|---|---|"]
-        for k in a.intensities:
-            r = default_path(rt, images, root, 1.0, a.tempo, a.bars, intensity=k)
-            print(f"intensity={k:g} " + " ".join(f"{key}={v:.3f}" for key, v in r.items()), file=sys.stderr)
-            lines.append(f"| {k:g} | {r['rho_arousal_notes']:.3f} | {r['rho_arousal_velocity']:.3f} | {r['rho_valence_major']:.3f} | "
-                         f"{r['va_mae']:.3f} | {r['fidelity_ratio']:.3f} | {r['notes_per_bar']:.1f} |")
+        lines += setting_table(rt, images, root, a, "intensity", a.intensities,
+                               f"The default path at other intensities (`--intensity`; {pictures}):")
     if a.varieties:
-        lines += ["", f"The default path at other variety settings (`--variety`: each piece's own density and touch around its mood's; "
-                      f"expression strength 1, the same {len(images)} {a.split} pictures):", "",
-                  "| variety | ρ(arousal, notes) | ρ(arousal, velocity) | ρ(valence, major) | judge MAE | judge MAE / shuffled | notes per bar |",
-                  "|---|---|---|---|---|---|---|"]
-        for k in a.varieties:
-            r = default_path(rt, images, root, 1.0, a.tempo, a.bars, variety=k)
-            print(f"variety={k:g} " + " ".join(f"{key}={v:.3f}" for key, v in r.items()), file=sys.stderr)
-            lines.append(f"| {k:g} | {r['rho_arousal_notes']:.3f} | {r['rho_arousal_velocity']:.3f} | {r['rho_valence_major']:.3f} | "
-                         f"{r['va_mae']:.3f} | {r['fidelity_ratio']:.3f} | {r['notes_per_bar']:.1f} |")
+        lines += setting_table(rt, images, root, a, "variety", a.varieties,
+                               f"The default path at other variety settings (`--variety`: each piece's own density and touch "
+                               f"around its mood's; {pictures}):")
     real = real_bar_response(root)
     lines += ["", f"Real music for comparison: in the {real['real_pieces']} VGMIDI pieces whose annotated arousal moves by 0.2 or more "
               f"over their bars (`vgmidi_bars.csv`), Spearman of each bar's arousal against its notes is {real['real_rho_density']:.2f} "

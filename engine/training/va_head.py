@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..image_stats import INPUTS, feature_groups
-from ..images import load_image, preprocess
+from ..images import load_image
 from ..runtime import MODEL_DIR, Runtime
 from .dataset import data_dir, read_images
 from .metrics import spearman
@@ -40,13 +40,12 @@ def features(rt: Runtime, root: Path, images, log=print) -> tuple[dict[str, np.n
     """({group: features}, the encoder's own raw VA) for every picture."""
     groups: dict[str, list] = {}
     own = []
-    names = [o.name for o in rt.encoder.get_outputs()]
-    if "pooled" not in names:
+    if "pooled" not in [o.name for o in rt.encoder.get_outputs()]:
         raise SystemExit("the image encoder has no 'pooled' output: re-export the model (export_onnx.py)")
     for k, im in enumerate(images):
         img = load_image(root / im.path)
-        out = dict(zip(names, rt.encoder.run(None, {"image": preprocess(img, rt.size, rt.mean, rt.std)})))
-        for name, x in feature_groups(out["memory"], img, out["pooled"], out.get("stages")).items():
+        out = rt.encoder_outputs(img)
+        for name, x in feature_groups(out, img).items():
             groups.setdefault(name, []).append(x)
         own.append(out["va"][0])
         if (k + 1) % 200 == 0:
