@@ -18,7 +18,7 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 . .venv/bin/activate
 pip install -q --upgrade pip
-pip install -q -e ".[train,dev,link]"
+pip install -q --no-cache-dir -e ".[train,dev,link]"
 bash scripts/install-weights.sh
 export QT_QPA_PLATFORM=offscreen
 exec python -m pytest -q -p no:cacheprovider "$@"
