@@ -3,7 +3,8 @@
 ONNX Runtime (the product), PyTorch (evaluation of every run, the LSTM included) and the
 benchmark all come through here, so a piece is made the same way wherever it is made: the
 mode from the resolved key, grammar-masked sampling (``engine.sampling``), transposition from
-C major / A minor to the key, humanizing, and notes cut at the last bar line so a clip loops
+C major / A minor to the key, each velocity placed inside its bin (``engine.dynamics``),
+humanizing, and notes cut at the last bar line so a clip loops
 cleanly.
 
 Emotion may change bar by bar: with an arc (``GenerationSettings.arc``), several pictures, or
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from .dynamics import shape_dynamics
 from .events import BEATS_PER_BAR, VA, NoteEvent
 from .humanize import humanize
 from .keys import transpose_from_reference
@@ -60,8 +62,8 @@ def compose_notes(stepper_for: Callable[[VA], Stepper], settings: GenerationSett
     (live) or the settings' arc re-aim each later bar. ``tokens_out`` receives every sampled
     token (for token error rates)."""
     end = settings.beats
-    played = humanize(_grid_notes(stepper_for, settings, target, tokens_out, steer, prime), settings.humanize,
-                      settings.seed, settings.tempo_for(target))
+    grid = shape_dynamics(_grid_notes(stepper_for, settings, target, tokens_out, steer, prime), settings.dynamics)
+    played = humanize(grid, settings.humanize, settings.seed, settings.tempo_for(target))
     for n in played:
         if n.start >= end:  # pushed past the last bar line by a late hand: cut, as the clip is
             continue

@@ -173,6 +173,7 @@ def test_the_same_command_twice_writes_identical_files(tmp_path):
     (["--top-p", "0"], "--top-p must be in (0, 1]"),
     (["--temperature", "inf"], "--temperature must be in 0..5"),
     (["--variety", "2.5"], "--variety must be in 0..2"),
+    (["--dynamics", "1.5"], "--dynamics must be in 0..1"),
 ])
 def test_out_of_range_settings_name_their_flag(tmp_path, args, needle):
     out = tmp_path / "o.mid"

@@ -119,11 +119,17 @@ def test_fine_tuning_with_controls_from_a_decoder_pretrained_without_them(tiny_r
     from engine.events import VA
     from engine.request import GenerationSettings
     from engine.runtime import Runtime
+    from engine.training.evaluate import test_images
     from engine.training.export import export
     assert export(str(tmp_path / "ctl3" / "ckpt.pt"), str(tmp_path / "onnx3"), rollout=32)["ok"]
     rt = Runtime.load(tmp_path / "onnx3")
     assert rt.controls.count == 3 and rt.controls.offset(3, 1.0).shape == (3,)
     rt.compose(GenerationSettings(bars=1, seed=3), rt.blank(), VA(0.3, 0.3))
+    # control_fit measures all three on validation pictures (what was asked, what was played)
+    from engine.training.control_fit import probe
+    pictures = len(test_images(tiny_run.data, 0, split="val"))
+    asked, played = probe(rt, tiny_run.data, pictures, 1, log=lambda m: None)
+    assert asked.shape == played.shape == (pictures, 3)
 
 
 @needs_train_extra

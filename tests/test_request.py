@@ -6,7 +6,7 @@ import pytest
 from engine.errors import SettingError
 from engine.events import VA, NoteEvent
 from engine.keys import auto_key
-from engine.request import (DEFAULT_VARIETY, MAX_BARS, MAX_VARIETY, GenerationSettings, Judged, Piece, default_tempo, rank_by_fit)
+from engine.request import (DEFAULT_DYNAMICS, DEFAULT_VARIETY, MAX_BARS, MAX_VARIETY, GenerationSettings, Judged, Piece, default_tempo, rank_by_fit)
 
 
 @pytest.mark.parametrize("field,value", [("bars", 0), ("bars", MAX_BARS + 1), ("bars", 2.5), ("tempo", 19.9), ("tempo", math.nan),
@@ -45,7 +45,8 @@ def test_a_piece_carries_what_regenerates_it():
     p = Piece((NoteEvent(61, 80, 0.0, 1.0),), s, VA(0.5, -0.25), image="x.jpg", model="abc")
     assert p.tempo == 99.0 and p.seconds == pytest.approx(8 * 60 / 99)
     assert p.metadata() == {"image": "x.jpg", "bars": 2, "tempo": 99.0, "key": "C#", "seed": 3, "temperature": 1.0,
-                            "top_p": 0.95, "form": "phrases", "intensity": 1.0, "humanize": 0.0, "expression": 1.0, "variety": DEFAULT_VARIETY, "valence": 0.5, "arousal": -0.25, "model": "abc"}
+                            "top_p": 0.95, "form": "phrases", "intensity": 1.0, "humanize": 0.0, "expression": 1.0, "variety": DEFAULT_VARIETY,
+                            "dynamics": DEFAULT_DYNAMICS, "valence": 0.5, "arousal": -0.25, "model": "abc"}
 
 
 def test_variety_is_checked_and_kept_with_the_piece():
@@ -53,6 +54,13 @@ def test_variety_is_checked_and_kept_with_the_piece():
     for bad in (-0.1, MAX_VARIETY + 0.1, float("nan")):
         with pytest.raises(SettingError, match="variety"):
             GenerationSettings(variety=bad)
+
+
+def test_dynamics_is_checked_and_kept_with_the_piece():
+    assert GenerationSettings(dynamics=0.0).metadata(VA(0.0, 0.0))["dynamics"] == 0.0
+    for bad in (-0.1, 1.1, float("nan")):
+        with pytest.raises(SettingError, match="dynamics"):
+            GenerationSettings(dynamics=bad)
 
 
 def test_ranking_puts_the_closest_emotion_first_and_keeps_order_on_ties():

@@ -10,7 +10,7 @@ import math
 
 from ..errors import UsageError
 from ..events import VA
-from ..request import (DEFAULT_EXPRESSION, DEFAULT_VARIETY, MAX_EXPRESSION, MAX_VARIETY, parse_arc, DEFAULT_BARS, DEFAULT_FORM, DEFAULT_INTENSITY, MAX_INTENSITY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, FORMS, MAX_BARS, MAX_TEMPERATURE, MAX_TEMPO, MIN_TEMPO,
+from ..request import (DEFAULT_DYNAMICS, DEFAULT_EXPRESSION, DEFAULT_VARIETY, MAX_EXPRESSION, MAX_VARIETY, parse_arc, DEFAULT_BARS, DEFAULT_FORM, DEFAULT_INTENSITY, MAX_INTENSITY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, FORMS, MAX_BARS, MAX_TEMPERATURE, MAX_TEMPO, MIN_TEMPO,
                        TEMPO_AT_NEUTRAL, TEMPO_PER_AROUSAL, GenerationSettings)
 
 
@@ -41,6 +41,9 @@ def add_generation_args(ap: argparse.ArgumentParser, *, tempo_note: str = "") ->
     ap.add_argument("--variety", type=float, default=DEFAULT_VARIETY, metavar="K",
                     help=f"how far this piece's density and loudness may depart from its mood's, 0..{MAX_VARIETY:g} "
                          f"(0 = every piece of a mood alike; 1 = as much as real music varies; seeded; default {DEFAULT_VARIETY:g})")
+    ap.add_argument("--dynamics", type=float, default=DEFAULT_DYNAMICS, metavar="K",
+                    help=f"0..1: how far each note's loudness moves inside its velocity bin toward the running loudness "
+                         f"of the line, so neighbouring notes do not jump a whole bin (0 = the bins' centres; default {DEFAULT_DYNAMICS:g})")
     ap.add_argument("--valence", type=float, metavar="V", help="override the image's valence, in [-1, 1] (needs --arousal)")
     ap.add_argument("--arousal", type=float, metavar="A", help="override the image's arousal, in [-1, 1] (needs --valence)")
     ap.add_argument("--model-dir", help="ONNX model directory (default: the shipped model)")
@@ -65,4 +68,5 @@ def settings_from(args) -> GenerationSettings:
     return GenerationSettings(bars=args.bars, tempo=args.tempo, key=args.key, seed=args.seed,
                               temperature=args.temperature, top_p=args.top_p, form=args.form,
                               intensity=args.intensity, humanize=args.humanize, arc=parse_arc(args.arc) if args.arc else (),
-                              scale_lock=args.scale_lock, expression=args.expression, variety=args.variety)
+                              scale_lock=args.scale_lock, expression=args.expression, variety=args.variety,
+                              dynamics=args.dynamics)

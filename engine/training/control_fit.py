@@ -86,8 +86,8 @@ def probe(rt: Runtime, root, n: int, bars: int, log=print) -> tuple[np.ndarray, 
     from ..events import VA
     from ..request import GenerationSettings
 
-    k = rt.controls.count
-    rt.controls = Controls({"map": rt.controls.map, "spread": np.full(k, PROBE)})
+    count = rt.controls.count
+    rt.controls = Controls({"map": rt.controls.map, "spread": np.full(count, PROBE)})
     asked, played = [], []
     for k, im in enumerate(test_images(root, n, split="val")):
         s = GenerationSettings(bars=bars, seed=k, intensity=1.0, variety=1.0)
@@ -95,7 +95,7 @@ def probe(rt: Runtime, root, n: int, bars: int, log=print) -> tuple[np.ndarray, 
         piece = rt.compose(s, rt.encode(root / im.path), target)
         aimed = s.aim(target)
         asked.append(rt.controls((aimed.valence, aimed.arousal), rt.control_offset(s))[0])
-        played.append(played_controls(list(piece.notes), bars, k))
+        played.append(played_controls(list(piece.notes), bars, count))
         if (k + 1) % 20 == 0:
             log(f"probed {k + 1}/{n}")
     return np.array(asked), np.array(played)

@@ -33,11 +33,14 @@ ARC = (VA(-0.8, -0.8), VA(0.8, 0.8))
 
 
 def default_path(rt: Runtime, images, root: Path, strength: float, tempo: float, bars: int, intensity: float = DEFAULT_INTENSITY,
-                 variety: float = DEFAULT_VARIETY) -> dict:
+                 variety: float = DEFAULT_VARIETY, seed: int | None = None) -> dict:
+    """``seed`` None: each picture its own seed (its index), so pieces also differ by their seeded
+    variety offsets; a number: every picture that one seed, as a user keeping the default seed does
+    (the offset is then one shift for all, and only the picture moves the music)."""
     pieces, labels = [], []
     for k, im in enumerate(images):
         enc = rt.encode(root / im.path)
-        s = GenerationSettings(bars=bars, seed=k, tempo=tempo, expression=strength, intensity=intensity, variety=variety)
+        s = GenerationSettings(bars=bars, seed=k if seed is None else seed, tempo=tempo, expression=strength, intensity=intensity, variety=variety)
         pieces.append(list(rt.compose(s, enc).notes))
         labels.append((im.valence, im.arousal))
     t = np.array(labels)
@@ -99,11 +102,12 @@ def real_bar_response(root: Path, min_range: float = 0.2) -> dict:
 
 def setting_table(rt: Runtime, images, root: Path, a, setting: str, values, caption: str) -> list[str]:
     """The default path (expression strength 1) at each value of one ``default_path`` setting, as markdown lines."""
+    head = "seed for every picture" if setting == "seed" else setting
     lines = ["", caption, "",
-             f"| {setting} | ρ(arousal, notes) | ρ(arousal, velocity) | ρ(valence, major) | judge MAE | judge MAE / shuffled | notes per bar |",
+             f"| {head} | ρ(arousal, notes) | ρ(arousal, velocity) | ρ(valence, major) | judge MAE | judge MAE / shuffled | notes per bar |",
              "|---|---|---|---|---|---|---|"]
     for k in values:
-        r = default_path(rt, images, root, 1.0, a.tempo, a.bars, **{setting: k})
+        r = default_path(rt, images, root, 1.0, a.tempo, a.bars, **{setting: int(k) if setting == "seed" else k})
         print(f"{setting}={k:g} " + " ".join(f"{key}={v:.3f}" for key, v in r.items()), file=sys.stderr)
         lines.append(f"| {k:g} | {r['rho_arousal_notes']:.3f} | {r['rho_arousal_velocity']:.3f} | {r['rho_valence_major']:.3f} | "
                      f"{r['va_mae']:.3f} | {r['fidelity_ratio']:.3f} | {r['notes_per_bar']:.1f} |")
@@ -125,6 +129,8 @@ def main(argv=None) -> int:
                     help="also the default path at these intensities (expression strength 1): how far from neutral to aim")
     ap.add_argument("--varieties", type=float, nargs="+",
                     help="also report the default path at these variety settings (expression strength 1)")
+    ap.add_argument("--fixed-seeds", type=int, nargs="+",
+                    help="also the default path with one seed for every picture (0 is the product's default seed)")
     ap.add_argument("--out", help="write a markdown report here")
     a = ap.parse_args(argv)
     root = data_dir(a.data)
@@ -159,6 +165,10 @@ def main(argv=None) -> int:
         lines += setting_table(rt, images, root, a, "variety", a.varieties,
                                f"The default path at other variety settings (`--variety`: each piece's own density and touch "
                                f"around its mood's; {pictures}):")
+    if a.fixed_seeds:
+        lines += setting_table(rt, images, root, a, "seed", a.fixed_seeds,
+                               f"The default path with one seed for every picture ({pictures}): as a user who keeps the seed "
+                               "renders picture after picture; each seed's variety offset is then one shift for all pieces:")
     real = real_bar_response(root)
     lines += ["", f"Real music for comparison: in the {real['real_pieces']} VGMIDI pieces whose annotated arousal moves by 0.2 or more "
               f"over their bars (`vgmidi_bars.csv`), Spearman of each bar's arousal against its notes is {real['real_rho_density']:.2f} "
