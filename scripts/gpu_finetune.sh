@@ -12,6 +12,8 @@
 # The next lever prepared (MUSICALITY.md: range is the clue left): a third control, range, e.g.
 #   VARIANTS="rng03:--controls,3,--va-loss-weight,0.3 rng06:--controls,3,--va-loss-weight,0.6 rng06_nova:--controls,3,--no-va-loss"
 # from the same pretrained decoder; then control_fit on each exported candidate (scripts/candidate.sh).
+# (Session 9 tried range on 2 CPU cores from the shipped ft03_va06 instead: 485 steps, and the model
+# did not obey it — control_fit slope 0.11. Start from the pretrained decoder, as density and touch were.)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_out}
