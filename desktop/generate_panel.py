@@ -20,8 +20,8 @@ from engine.events import VA
 from engine.humanize import MAX_HUMANIZE
 from engine.keys import PITCH_CLASSES
 from engine.request import (
-    DEFAULT_BARS, DEFAULT_FORM, DEFAULT_TEMPERATURE, DEFAULT_VARIETY, MAX_BARS, MAX_SEED, MAX_TEMPERATURE, MAX_TEMPO,
-    MAX_VARIETY, MIN_BARS, MIN_TEMPO, GenerationSettings, default_tempo,
+    DEFAULT_BARS, DEFAULT_FORM, DEFAULT_SPREAD, DEFAULT_TEMPERATURE, DEFAULT_VARIETY, MAX_BARS, MAX_SEED, MAX_SPREAD,
+    MAX_TEMPERATURE, MAX_TEMPO, MAX_VARIETY, MIN_BARS, MIN_SPREAD, MIN_TEMPO, GenerationSettings, default_tempo,
 )
 
 MAX_VARIATIONS = 8
@@ -30,7 +30,7 @@ MAX_SEED_SHOWN = min(MAX_SEED, 2**31 - 1)
 DICE_SEEDS = 99_999   # rolled seeds stay short enough to read out and type back
 DEFAULTS = {"bars": DEFAULT_BARS, "tempo": default_tempo(0.0), "auto_tempo": True, "key": "auto",
             "temperature": DEFAULT_TEMPERATURE, "seed": 42, "variations": 3, "form": DEFAULT_FORM,
-            "humanize": 0, "variety": int(round(100 * DEFAULT_VARIETY))}
+            "humanize": 0, "variety": int(round(100 * DEFAULT_VARIETY)), "spread": int(round(100 * DEFAULT_SPREAD))}
 FORM_CHOICES = [("free", "Free"), ("phrases", "Phrases (A A′)")]
 
 
@@ -120,6 +120,11 @@ class GeneratePanel(QGroupBox):
         self.variety.setAccessibleName("Variety")
         self.variety.setToolTip("How far each variation's density and loudness may stray from its mood's: "
                                 "0 every piece of a mood alike, the middle as much as real music varies")
+        self.spread = QSlider(Qt.Orientation.Horizontal)
+        self.spread.setRange(int(round(100 * MIN_SPREAD)), int(round(100 * MAX_SPREAD)))  # hundredths of the engine's spread
+        self.spread.setAccessibleName("Octave spread")
+        self.spread.setToolTip("How widely the notes spread over the octaves; the notes of the key and chord stay "
+                               "the model's. 100: the model's own register, narrower than real music's")
 
     def _make_action_widgets(self) -> None:
         self.generate_button = QPushButton("Generate")
@@ -138,7 +143,8 @@ class GeneratePanel(QGroupBox):
         cells = [("Bars", self.bars), ("Tempo", _hbox(self.tempo, self.auto_tempo)), ("Key", self.key),
                  ("Temperature", self.temperature), ("Seed", _hbox(self.seed, self.dice)),
                  ("Variations", self.n_variations), ("Form", self.form),
-                 ("Humanize", self.humanize), ("Scale", self.scale_lock), ("Variety", self.variety)]
+                 ("Humanize", self.humanize), ("Scale", self.scale_lock), ("Variety", self.variety),
+                 ("Spread", self.spread)]
         for i, (name, w) in enumerate(cells):
             row, col = divmod(i, 3)
             lab = QLabel(name)
@@ -163,7 +169,8 @@ class GeneratePanel(QGroupBox):
         base = dict(bars=self.bars.value(), tempo=tempo, key=self.key.currentData(), arc=tuple(arc),
                     scale_lock=self.scale_lock.isChecked(),
                     temperature=round(self.temperature.value(), 3), form=self.form.currentData(), intensity=intensity,
-                    humanize=round(self.humanize.value() / 100 * MAX_HUMANIZE, 2), variety=self.variety.value() / 100)
+                    humanize=round(self.humanize.value() / 100 * MAX_HUMANIZE, 2), variety=self.variety.value() / 100,
+                    spread=self.spread.value() / 100)
         return [GenerationSettings(seed=self.seed.value() + i, **base) for i in range(self.n_variations.value())]
 
     def follow_target(self, va: VA) -> None:
@@ -216,6 +223,7 @@ class GeneratePanel(QGroupBox):
         self.humanize.setValue(s.value("generate/humanize", DEFAULTS["humanize"], type=int))
         self.scale_lock.setChecked(s.value("generate/scaleLock", False, type=bool))
         self.variety.setValue(s.value("generate/variety", DEFAULTS["variety"], type=int))
+        self.spread.setValue(s.value("generate/spread", DEFAULTS["spread"], type=int))
 
     def save(self, s: QSettings) -> None:
         s.setValue("generate/bars", self.bars.value())
@@ -229,3 +237,4 @@ class GeneratePanel(QGroupBox):
         s.setValue("generate/humanize", self.humanize.value())
         s.setValue("generate/scaleLock", self.scale_lock.isChecked())
         s.setValue("generate/variety", self.variety.value())
+        s.setValue("generate/spread", self.spread.value())

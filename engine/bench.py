@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .errors import UsageError
-from .request import GenerationSettings
+from .request import DEFAULT_SPREAD, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, GenerationSettings
 from .runtime import Runtime
 from .sampling import SamplingSettings, TokenStream
 
@@ -32,7 +32,9 @@ def _tokens_per_s(make_stepper, repeats: int) -> float:
     rates = []
     for r in range(repeats):
         # a token count, not a piece length, ends the loop: huge ``bars`` keeps the grammar from closing it
-        stream = TokenStream(make_stepper(), SamplingSettings(bars=10**6, temperature=1.0, top_p=0.95, seed=r, mode="major"))
+        # the product's sampling defaults, so the octave spread's cost per pitch is counted
+        stream = TokenStream(make_stepper(), SamplingSettings(bars=10**6, temperature=DEFAULT_TEMPERATURE, top_p=DEFAULT_TOP_P,
+                                                              seed=r, mode="major", spread=DEFAULT_SPREAD))
         t0 = time.perf_counter()
         n = 0
         for _ in stream:

@@ -43,6 +43,10 @@ MAX_VARIETY, DEFAULT_VARIETY = 2.0, 1.0
 # 0 plays the bins' centres. 0.5 by default: on 134 validation pieces it brought the within-piece
 # velocity sd from 12.1 to 10.0 (real 9.6), where 1 overshot to 8.3 (MUSICALITY.md)
 DEFAULT_DYNAMICS = 0.5
+# how evenly each pitch class is drawn over the octaves (engine.sampling.octave_spread): 1 = the
+# model's own register, which is narrower than real music's. DEFAULT_SPREAD set by the validation sweep
+# in MUSICALITY.md ("Octave spread")
+MIN_SPREAD, MAX_SPREAD, DEFAULT_SPREAD = 0.25, 2.0, 1.2
 MAX_ARC_POINTS = 32                 # an emotion arc: 2.. points spread over the bars
 # arousal → tempo: calm pictures get slower music
 TEMPO_AT_NEUTRAL, TEMPO_PER_AROUSAL = 108.0, 36.0
@@ -120,6 +124,7 @@ class GenerationSettings:
     expression: float = DEFAULT_EXPRESSION  # how strongly arousal shapes touch and density (engine.expression)
     variety: float = DEFAULT_VARIETY  # this piece's own density and touch around its mood's (engine.controls)
     dynamics: float = DEFAULT_DYNAMICS  # velocities follow a running loudness inside their bins (engine.dynamics)
+    spread: float = DEFAULT_SPREAD  # how evenly pitches are drawn over the octaves (engine.sampling.octave_spread)
 
     def __post_init__(self) -> None:
         _check_int("bars", self.bars, MIN_BARS, MAX_BARS)
@@ -133,6 +138,7 @@ class GenerationSettings:
         _check_float("expression", self.expression, 0.0, MAX_EXPRESSION)
         _check_float("variety", self.variety, 0.0, MAX_VARIETY)
         _check_float("dynamics", self.dynamics, 0.0, 1.0)
+        _check_float("spread", self.spread, MIN_SPREAD, MAX_SPREAD)
         if self.arc and not (2 <= len(self.arc) <= MAX_ARC_POINTS and all(isinstance(p, VA) for p in self.arc)):
             raise SettingError("arc", f"needs 2..{MAX_ARC_POINTS} valence,arousal points (received {len(self.arc)})")
         if self.form not in FORMS:
@@ -172,7 +178,7 @@ class GenerationSettings:
         return {"image": image, "bars": self.bars, "tempo": self.tempo_for(target), "key": self.key_for(target).name,
                 "seed": self.seed, "temperature": self.temperature, "top_p": self.top_p, "form": self.form,
                 "intensity": self.intensity, "humanize": self.humanize, "expression": self.expression,
-                "variety": self.variety, "dynamics": self.dynamics,
+                "variety": self.variety, "dynamics": self.dynamics, "spread": self.spread,
                 **({"arc": [[p.valence, p.arousal] for p in self.arc]} if self.arc else {}),
                 **({"scale_lock": True} if self.scale_lock else {}),
                 "valence": target.valence, "arousal": target.arousal, "model": model}

@@ -23,6 +23,7 @@ from .tokens import BAR, BOS, DUR0, EOS, MODE0, MODES, N_DUR, N_PITCH, PITCH0, P
 # keeps the model there, and transposition carries it to the key asked for.
 REFERENCE_SCALE = frozenset({0, 2, 4, 5, 7, 9, 11})
 _OFF_SCALE = np.array([PITCH0 + i for i in range(N_PITCH) if (PITCH_MIN + i) % 12 not in REFERENCE_SCALE])
+_PITCH_CLASS = (np.arange(N_PITCH) + PITCH_MIN) % 12
 TONIC_TRIAD = {"major": frozenset({0, 4, 7}), "minor": frozenset({9, 0, 4})}  # C E G / A C E
 
 
@@ -61,6 +62,7 @@ class SamplingSettings:
     arousal: float = 0.0         # the bar's aimed arousal, for the expression bias (engine.expression)
     expression: float = 0.0      # its strength; 0 = the model alone
     key_pull: float = 0.0        # lean toward the key (key_pull_bias); a continuation's default
+    spread: float = 1.0          # octave spread (octave_spread); 1 = the model's own register
 
 
 def phrase_plan(bars: int) -> tuple[int | None, ...]:
@@ -81,6 +83,30 @@ def phrase_plan(bars: int) -> tuple[int | None, ...]:
         restates = phrase % 2 == 1 and pos < size - 1
         plan.append(b - size if restates else None)
     return tuple(plan)
+
+
+def octave_spread(logits: np.ndarray, mask: np.ndarray, spread: float) -> np.ndarray:
+    """Logits whose allowed pitches are drawn over the octaves more evenly (``spread`` > 1) or more
+    narrowly (< 1), every pitch class keeping its chance:
+
+        q(p) = P(c) · r(p)^(1/s) / Σ_{p' in c} r(p')^(1/s),   c = p mod 12,
+
+    where P(c) is the model's probability of pitch class c and r(p) its probability of pitch p. Which
+    note of the key or chord comes next stays the model's; only the octave it sounds in is drawn
+    flatter. (A temperature on all pitches widened the register with off-key notes; MUSICALITY.md.)
+    Tokens other than pitches keep their probabilities."""
+    allowed = np.flatnonzero(mask[PITCH0:PITCH0 + N_PITCH])
+    if spread == 1.0 or len(allowed) < 2:
+        return logits
+    z = logits[PITCH0 + allowed].astype(np.float64)
+    pc, top = _PITCH_CLASS[allowed], z.max()
+    mass = np.bincount(pc, np.exp(z - top), minlength=12)
+    flat = np.exp((z - top) / spread)
+    share = flat / np.bincount(pc, flat, minlength=12)[pc]
+    out = logits.astype(np.float64)  # a copy: the caller's logits stay as they are
+    with np.errstate(divide="ignore"):  # a pitch whose share underflows is simply never drawn
+        out[PITCH0 + allowed] = top + np.log(mass[pc] * share)
+    return out
 
 
 def choose(logits: np.ndarray, mask: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
@@ -168,6 +194,8 @@ class TokenStream:
             locked[_OFF_SCALE] = False
             if locked.any():  # after a Position some pitch must follow: the scale has 7 per octave
                 mask = locked
+        if self.s.spread != 1.0:
+            logits = octave_spread(logits, mask, self.s.spread)
         return choose(logits, mask, self.s.temperature, self.s.top_p, self.rng)
 
     def _feed_context(self, ctx: list[int]) -> np.ndarray:

@@ -28,7 +28,7 @@ from desktop.app import make_settings  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
 from engine.audio import AudioError  # noqa: E402
 from engine.events import VA  # noqa: E402
-from engine.request import GenerationSettings  # noqa: E402
+from engine.request import DEFAULT_SPREAD, GenerationSettings  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
 from test_audio import ClockSink, needs_synth  # noqa: E402
 
@@ -293,13 +293,16 @@ def test_settings_are_remembered_between_runs(make_window, qtbot):
     assert {s.form for s in w.generation.settings()} == {"phrases"}
     w.generation.variety.setValue(35)
     assert {s.variety for s in w.generation.settings()} == {0.35}
+    assert {s.spread for s in w.generation.settings()} == {DEFAULT_SPREAD}  # the slider starts at the engine's default
+    w.generation.spread.setValue(150)
+    assert {s.spread for s in w.generation.settings()} == {1.5}
     w.emotion.intensity_slider.setValue(80)  # away from the default (1.5), so remembering it shows
     assert w.emotion.plane.aim() == w.emotion.aimed() and w.emotion.aimed().arousal == pytest.approx(0.8 * w.target().arousal)
     w.close()
     again = make_window()
     g = again.generation
     assert (g.bars.value(), g.key.currentData(), g.seed.value(), g.tempo.value(), g.n_variations.value(),
-            g.auto_tempo.isChecked(), g.form.currentData(), g.variety.value()) == (3, "Am", 7, 93, 5, False, "phrases", 35)
+            g.auto_tempo.isChecked(), g.form.currentData(), g.variety.value(), g.spread.value()) == (3, "Am", 7, 93, 5, False, "phrases", 35, 150)
     assert again.emotion.intensity() == 0.8
     assert "onnxruntime:" in again.provider_label.text() and "ExecutionProvider" in again.provider_label.text()
 

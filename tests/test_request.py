@@ -6,7 +6,8 @@ import pytest
 from engine.errors import SettingError
 from engine.events import VA, NoteEvent
 from engine.keys import auto_key
-from engine.request import (DEFAULT_DYNAMICS, DEFAULT_VARIETY, MAX_BARS, MAX_VARIETY, GenerationSettings, Judged, Piece, default_tempo, rank_by_fit)
+from engine.request import (DEFAULT_DYNAMICS, DEFAULT_SPREAD, DEFAULT_VARIETY, MAX_BARS, MAX_SPREAD, MAX_VARIETY, MIN_SPREAD, GenerationSettings,
+                            Judged, Piece, default_tempo, rank_by_fit)
 
 
 @pytest.mark.parametrize("field,value", [("bars", 0), ("bars", MAX_BARS + 1), ("bars", 2.5), ("tempo", 19.9), ("tempo", math.nan),
@@ -46,7 +47,7 @@ def test_a_piece_carries_what_regenerates_it():
     assert p.tempo == 99.0 and p.seconds == pytest.approx(8 * 60 / 99)
     assert p.metadata() == {"image": "x.jpg", "bars": 2, "tempo": 99.0, "key": "C#", "seed": 3, "temperature": 1.0,
                             "top_p": 0.95, "form": "phrases", "intensity": 1.0, "humanize": 0.0, "expression": 1.0, "variety": DEFAULT_VARIETY,
-                            "dynamics": DEFAULT_DYNAMICS, "valence": 0.5, "arousal": -0.25, "model": "abc"}
+                            "dynamics": DEFAULT_DYNAMICS, "spread": DEFAULT_SPREAD, "valence": 0.5, "arousal": -0.25, "model": "abc"}
 
 
 def test_variety_is_checked_and_kept_with_the_piece():
@@ -61,6 +62,13 @@ def test_dynamics_is_checked_and_kept_with_the_piece():
     for bad in (-0.1, 1.1, float("nan")):
         with pytest.raises(SettingError, match="dynamics"):
             GenerationSettings(dynamics=bad)
+
+
+def test_spread_is_checked_and_kept_with_the_piece():
+    assert GenerationSettings(spread=1.0).metadata(VA(0.0, 0.0))["spread"] == 1.0
+    for bad in (0.0, MIN_SPREAD - 0.01, MAX_SPREAD + 0.1, float("nan")):
+        with pytest.raises(SettingError, match="spread"):
+            GenerationSettings(spread=bad)
 
 
 def test_ranking_puts_the_closest_emotion_first_and_keeps_order_on_ties():

@@ -10,7 +10,7 @@ import math
 
 from ..errors import UsageError
 from ..events import VA
-from ..request import (DEFAULT_DYNAMICS, DEFAULT_EXPRESSION, DEFAULT_VARIETY, MAX_EXPRESSION, MAX_VARIETY, parse_arc, DEFAULT_BARS, DEFAULT_FORM, DEFAULT_INTENSITY, MAX_INTENSITY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, FORMS, MAX_BARS, MAX_TEMPERATURE, MAX_TEMPO, MIN_TEMPO,
+from ..request import (DEFAULT_DYNAMICS, DEFAULT_SPREAD, MAX_SPREAD, MIN_SPREAD, DEFAULT_EXPRESSION, DEFAULT_VARIETY, MAX_EXPRESSION, MAX_VARIETY, parse_arc, DEFAULT_BARS, DEFAULT_FORM, DEFAULT_INTENSITY, MAX_INTENSITY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, FORMS, MAX_BARS, MAX_TEMPERATURE, MAX_TEMPO, MIN_TEMPO,
                        TEMPO_AT_NEUTRAL, TEMPO_PER_AROUSAL, GenerationSettings)
 
 
@@ -44,6 +44,10 @@ def add_generation_args(ap: argparse.ArgumentParser, *, tempo_note: str = "") ->
     ap.add_argument("--dynamics", type=float, default=DEFAULT_DYNAMICS, metavar="K",
                     help=f"0..1: how far each note's loudness moves inside its velocity bin toward the running loudness "
                          f"of the line, so neighbouring notes do not jump a whole bin (0 = the bins' centres; default {DEFAULT_DYNAMICS:g})")
+    ap.add_argument("--spread", type=float, default=DEFAULT_SPREAD, metavar="K",
+                    help=f"{MIN_SPREAD:g}..{MAX_SPREAD:g}: how evenly each note is drawn over the octaves, its pitch class "
+                         f"(key, chord) kept as the model chose it (1 = the model's own register, narrower than real "
+                         f"music's; default {DEFAULT_SPREAD:g})")
     ap.add_argument("--valence", type=float, metavar="V", help="override the image's valence, in [-1, 1] (needs --arousal)")
     ap.add_argument("--arousal", type=float, metavar="A", help="override the image's arousal, in [-1, 1] (needs --valence)")
     ap.add_argument("--model-dir", help="ONNX model directory (default: the shipped model)")
@@ -69,4 +73,4 @@ def settings_from(args) -> GenerationSettings:
                               temperature=args.temperature, top_p=args.top_p, form=args.form,
                               intensity=args.intensity, humanize=args.humanize, arc=parse_arc(args.arc) if args.arc else (),
                               scale_lock=args.scale_lock, expression=args.expression, variety=args.variety,
-                              dynamics=args.dynamics)
+                              dynamics=args.dynamics, spread=args.spread)
