@@ -93,6 +93,27 @@ def test_beat_tracking_puts_a_performance_back_on_the_grid(tmp_path):
     assert np.median(q.error_ms) < 40
 
 
+@pytest.mark.parametrize("lead_s,first_step", [
+    (-0.01, 0),        # a hair before the first tracked beat: still the downbeat of bar 1
+    (0.25, 2),         # an eighth after it
+    (2.0 + 0.25, 2),   # a whole silent bar (and an eighth) before the music: the silent bar goes
+])
+def test_a_performance_starts_in_its_first_bar(monkeypatch, lead_s, first_step):
+    """The quantized piece's first note sits in bar 1 (at its own place in the bar), however the beat
+    tracker's first beat falls against it: no bar of silence is invented before the music."""
+    from engine.midi_io import MidiPiece, TimedNote
+    from engine.training import beats
+
+    beat_s = 0.5   # 120 BPM, beats tracked from t = 1.0 s on
+    grid = 1.0 + beat_s * np.arange(40)
+    monkeypatch.setattr(beats, "track_beats", lambda on, vel: (120.0, grid))
+    starts = [1.0 + lead_s + k * beat_s for k in range(16)]
+    piece = MidiPiece([TimedNote(48 if k % 4 == 0 else 67, 80, 0.0, 0.0, t, t + 0.4) for k, t in enumerate(starts)], 480, [(0.0, 120.0)], [])
+    q = beats.quantize_performance(piece)
+    assert min(n.start for n in q.notes) == first_step
+    assert sorted(n.start for n in q.notes)[1] - first_step == beats.STEPS_PER_BEAT  # the rest keep their places
+
+
 def test_sequenced_files_keep_their_own_beats(tmp_path):
     p = make_midi(tmp_path / "seq.mid", happy=False)
     q = quantize(read_midi(p), performance=False)

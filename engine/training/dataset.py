@@ -78,7 +78,7 @@ def list_hash(items) -> str:
 def cache_dir() -> Path:
     """Where quantized pieces and backbone features are cached (``$SYNESTHETE_CACHE`` or cache/)."""
     return Path(os.environ.get("SYNESTHETE_CACHE") or REPO_ROOT / "cache")
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: performances start in bar 1 (engine.training.beats)
 
 
 @dataclass
