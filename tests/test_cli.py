@@ -284,3 +284,37 @@ def test_intensity_zero_makes_moods_alike_and_two_pulls_them_apart():
 
     assert arousal_gap(0.0) == 0.0
     assert arousal_gap(2.0) > 0.15
+
+
+@needs_train_extra
+def test_evaluate_writes_the_musicality_report_for_each_system_asked(tmp_path):
+    """``evaluate --musicality``: each system's music against the real test music of the data given —
+    the two-sample test, the statistics and the fidelity ratio — one row per system, in the order asked."""
+    from fixtures import make_data_dir
+
+    d = make_data_dir(tmp_path / "data", n_images_per_split=(2, 2, 10), n_midi_per_split=(2, 2, 10))
+    out = tmp_path / "musicality.md"
+    env = {**os.environ, "SYNESTHETE_CACHE": str(tmp_path / "cache")}
+    r = subprocess.run([sys.executable, "-m", "engine.cli", "evaluate", "--data", str(d), "--bars", "4", "--out", str(out),
+                        "--musicality", "shipped=", "--musicality", "narrow=:spread=0.5"],
+                       capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    rows = {ln.split("|")[1].strip(): ln for ln in text.splitlines() if ln.startswith("| ") and "±" in ln}
+    assert list(rows)[:2] == ["shipped", "narrow"]
+    assert "| real test music |" in text and "real-vs-real floor" in text and "by quadrant" in text
+    span = lambda name: float(rows[name].split("|")[5].split("(")[0])  # the pitch range column
+    assert span("narrow") < span("shipped")
+
+
+@pytest.mark.parametrize("system,needle", [
+    ("shipped", "give NAME=MODEL_DIR"),
+    ("a=:loudness=2", "unknown setting 'loudness'"),
+    ("a=:spread=9", "spread must be in"),
+    ("a=:spread=wide", "SETTING=NUMBER"),
+])
+@needs_train_extra  # a base install stops at the [train] extra first
+def test_evaluate_musicality_names_a_bad_system_before_generating(system, needle):
+    r = run("evaluate", "--musicality", system)
+    assert_one_line_error(r)
+    assert needle in r.stderr
