@@ -71,9 +71,8 @@ def _musicality(args) -> int:
     import sys
     from pathlib import Path
 
-    from ..training.musicality_report import markdown, parse_system, run
-
     from ..request import GenerationSettings
+    from ..training.musicality_report import markdown, parse_system, run
 
     for text in args.musicality:  # checked before minutes of generating, not at the system that is wrong
         try:
