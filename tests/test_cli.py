@@ -312,6 +312,7 @@ def test_evaluate_writes_the_musicality_report_for_each_system_asked(tmp_path):
     ("a=:loudness=2", "unknown setting 'loudness'"),
     ("a=:spread=9", "spread must be in"),
     ("a=:spread=wide", "SETTING=NUMBER"),
+    ("a=runs/nowhere", "no model directory 'runs/nowhere'"),
 ])
 @needs_train_extra  # a base install stops at the [train] extra first
 def test_evaluate_musicality_names_a_bad_system_before_generating(system, needle):

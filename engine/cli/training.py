@@ -76,11 +76,13 @@ def _musicality(args) -> int:
 
     for text in args.musicality:  # checked before minutes of generating, not at the system that is wrong
         try:
-            name, _, settings = parse_system(text)
+            name, model_dir, settings = parse_system(text)
         except ValueError:
             raise UsageError(f"--musicality {text!r}: settings are SETTING=NUMBER (or form=NAME), comma-separated") from None
         if not name or "=" not in text:
             raise UsageError(f"--musicality {text!r}: give NAME=MODEL_DIR (an empty MODEL_DIR is the shipped model)")
+        if model_dir and not Path(model_dir).is_dir():
+            raise UsageError(f"--musicality {text!r}: no model directory {model_dir!r}")
         unknown = sorted(set(settings) - set(GenerationSettings.__dataclass_fields__))
         if unknown:
             raise UsageError(f"--musicality {text!r}: unknown setting {unknown[0]!r}")
