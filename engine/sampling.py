@@ -95,8 +95,10 @@ def octave_spread(logits: np.ndarray, mask: np.ndarray, spread: float) -> np.nda
     note of the key or chord comes next stays the model's; only the octave it sounds in is drawn
     flatter. (A temperature on all pitches widened the register with off-key notes; MUSICALITY.md.)
     Tokens other than pitches keep their probabilities."""
+    if spread == 1.0:
+        return logits
     allowed = np.flatnonzero(mask[PITCH0:PITCH0 + N_PITCH])
-    if spread == 1.0 or len(allowed) < 2:
+    if len(allowed) < 2:
         return logits
     z = logits[PITCH0 + allowed].astype(np.float64)
     pc, top = _PITCH_CLASS[allowed], z.max()
@@ -194,8 +196,7 @@ class TokenStream:
             locked[_OFF_SCALE] = False
             if locked.any():  # after a Position some pitch must follow: the scale has 7 per octave
                 mask = locked
-        if self.s.spread != 1.0:
-            logits = octave_spread(logits, mask, self.s.spread)
+        logits = octave_spread(logits, mask, self.s.spread)
         return choose(logits, mask, self.s.temperature, self.s.top_p, self.rng)
 
     def _feed_context(self, ctx: list[int]) -> np.ndarray:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from ..errors import SettingError, UsageError
+from ..errors import UsageError
 from ..training.args import add_arguments
 from .output import emit
 
@@ -71,25 +71,10 @@ def _musicality(args) -> int:
     import sys
     from pathlib import Path
 
-    from ..request import GenerationSettings
-    from ..training.musicality_report import markdown, parse_system, run
+    from ..training.musicality_report import check_system, markdown, run
 
     for text in args.musicality:  # checked before minutes of generating, not at the system that is wrong
-        try:
-            name, model_dir, settings = parse_system(text)
-        except ValueError:
-            raise UsageError(f"--musicality {text!r}: settings are SETTING=NUMBER (or form=NAME), comma-separated") from None
-        if not name or "=" not in text:
-            raise UsageError(f"--musicality {text!r}: give NAME=MODEL_DIR (an empty MODEL_DIR is the shipped model)")
-        if model_dir and not Path(model_dir).is_dir():
-            raise UsageError(f"--musicality {text!r}: no model directory {model_dir!r}")
-        unknown = sorted(set(settings) - set(GenerationSettings.__dataclass_fields__))
-        if unknown:
-            raise UsageError(f"--musicality {text!r}: unknown setting {unknown[0]!r}")
-        try:
-            GenerationSettings(**settings)
-        except SettingError as e:
-            raise UsageError(f"--musicality {text!r}: {e}") from None
+        check_system(text)
     if args.first_bar < 1 or args.bars < 1:
         raise UsageError("--first-bar and --bars count from 1")
     rep = run(args.data, args.musicality, args.bars, log=lambda m: print(m, file=sys.stderr),

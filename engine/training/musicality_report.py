@@ -37,6 +37,30 @@ def parse_system(text: str) -> tuple[str, str, dict]:
     return name.strip(), model_dir.strip(), settings
 
 
+def check_system(text: str) -> None:
+    """Raise ``UsageError`` saying what is wrong with a ``NAME=MODEL_DIR[:setting=value,...]``
+    system, before any generating: settings not numbers, no ``=``, a model directory that does not
+    exist, an unknown setting, a value out of range."""
+    from ..errors import SettingError, UsageError
+    from ..request import GenerationSettings
+
+    try:
+        name, model_dir, settings = parse_system(text)
+    except ValueError:
+        raise UsageError(f"--musicality {text!r}: settings are SETTING=NUMBER (or form=NAME), comma-separated") from None
+    if not name or "=" not in text:
+        raise UsageError(f"--musicality {text!r}: give NAME=MODEL_DIR (an empty MODEL_DIR is the shipped model)")
+    if model_dir and not Path(model_dir).is_dir():
+        raise UsageError(f"--musicality {text!r}: no model directory {model_dir!r}")
+    unknown = sorted(set(settings) - set(GenerationSettings.__dataclass_fields__))
+    if unknown:
+        raise UsageError(f"--musicality {text!r}: unknown setting {unknown[0]!r}")
+    try:
+        GenerationSettings(**settings)
+    except SettingError as e:
+        raise UsageError(f"--musicality {text!r}: {e}") from None
+
+
 def meets(res: dict) -> dict:
     rel, diff = res["relative"], res["difference"]
     return {"two_sample": res["two_sample"]["mean"] <= 0.70,
