@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         self.job: GenerationJob | None = None
         self._image_req: int | None = None
         self.primer: Primer | None = None        # a dropped phrase the music continues
+        self.primer_path: Path | None = None     # its file: an input, never saved over
         self._steer_va: VA | None = None          # the plane's target for live steering (read by the player's thread)
         self.steering: Steering | None = None     # the live-steered take, if one plays
         self._playing: int | None = None        # index of the variation playing (None: nothing, or the stream)
@@ -234,7 +235,7 @@ class MainWindow(QMainWindow):
         """Continue this MIDI phrase from now on (None: start from nothing again)."""
         self.clear_error()
         if path is None:
-            self.primer = None
+            self.primer = self.primer_path = None
             self.picture.show_phrase(None)
             return
         try:
@@ -242,7 +243,10 @@ class MainWindow(QMainWindow):
         except (MidiError, PrimerError) as err:
             self.show_error(str(err))
             return
-        self.primer = primer
+        except Exception as err:  # noqa: BLE001 - an exception out of a Qt slot aborts the app
+            self.show_error(f"{Path(path).name}: cannot be read as a phrase ({type(err).__name__})")
+            return
+        self.primer, self.primer_path = primer, Path(path)
         tempo = f" at {primer.tempo:g} BPM" if primer.tempo else ""
         self.picture.show_phrase(f"Continuing {primer.name}: {primer.bars} bar{'s' if primer.bars > 1 else ''} "
                                  f"in {primer.key.name}{tempo}")
@@ -504,7 +508,7 @@ class MainWindow(QMainWindow):
         if not path.lower().endswith((".mid", ".midi")):
             path += ".mid"
         try:
-            check_output_path(path, inputs=[self.picture_path] if self.picture_path else [])
+            check_output_path(path, inputs=[self.picture_path, self.primer_path])
             out = Path(v.piece.write(path))
         except (OSError, ValueError) as err:
             self.show_error(f"Cannot save: {err}")

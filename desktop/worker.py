@@ -1,6 +1,6 @@
 """The engine on one worker thread: load the model, read pictures, generate variations.
 
-Shaped like Qt's mandelbrot example (STYLE.md §5): requests are stored under a mutex and a
+Shaped like Qt's mandelbrot example (docs/DESIGN.md, Style): requests are stored under a mutex and a
 newer one replaces the pending one; the thread sleeps on a wait condition when idle; results
 come back through typed signals, so widgets are only touched on the GUI thread. The engine
 itself stays Qt-free: this module only calls ``engine.runtime.Runtime``.

@@ -12,13 +12,24 @@ plus its natural decay, not a cut-off.
 
 The SoundFont: ``--soundfont``, else ``$SYNESTHETE_SOUNDFONT``, else a General MIDI
 SoundFont where OS packages put one — Debian/Ubuntu's ``fluid-soundfont-gm`` (FluidR3_GM,
-by Frank Wen, MIT licence) is the one we test with.
+by Frank Wen, MIT licence) is the one we test with. It is an input like the MIDI file: never an
+output, and checked before FluidSynth sees it (a regular file whose RIFF chunks fit in it), since
+a damaged one should cost the user one line, not a page of C-library chatter or the process.
+FluidSynth's messages go to this module's log (``-v`` shows them); the first error among them is
+the reason given when a SoundFont will not load.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
+import ctypes
 import io
+import logging
 import os
+import struct
+import sys
+import tempfile
+import threading
 import wave
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -27,6 +38,7 @@ import numpy as np
 
 from .errors import UsageError
 from .events import NoteEvent
+from .inputs import open_input
 from .outputs import atomic_write, check_output_path, one_line
 
 SAMPLE_RATE = 44100
@@ -36,6 +48,7 @@ KNEE = 0.6                 # plays near -10 dBFS instead of -16, a dense one is 
 MAX_TAIL_S = 4.0           # a sustained piano note's release is over well before this
 SILENT = 4                 # int16 peak under which the tail counts as over (-78 dBFS)
 MAX_SECONDS = 2 * 3600     # a MIDI file longer than two hours is a mistake or an attack
+MAX_CHUNKS = 256           # per RIFF list: a real SoundFont has about a dozen (INFO) or nine (pdta)
 ENV_SOUNDFONT = "SYNESTHETE_SOUNDFONT"
 # Where OS packages install a General MIDI SoundFont, best first.
 SOUNDFONT_PLACES = (
@@ -67,13 +80,54 @@ def find_soundfont(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def _check_soundfont(p: Path) -> Path:
-    if not p.is_file():
-        raise AudioError(f"{one_line(p)}: no such SoundFont file")
-    with open(p, "rb") as fh:
-        head = fh.read(12)
-    if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
-        raise AudioError(f"{one_line(p)}: not a SoundFont (.sf2/.sf3) file")
+    label = one_line(p)
+    with open_input(p, "a SoundFont", AudioError, missing="no such SoundFont file") as (fh, size):
+        why = _riff_damage(fh, size)
+    if why == "":
+        raise AudioError(f"{label}: not a SoundFont (.sf2/.sf3) file")
+    if why:
+        raise AudioError(f"{label}: damaged SoundFont ({why})")
     return p
+
+
+def _riff_damage(fh, size: int) -> str | None:
+    """What is wrong with the chunk layout of a SoundFont file of ``size`` bytes: None when its
+    RIFF ``sfbk`` holds the lists INFO, sdta and pdta in that order and every chunk fits in its
+    list; "" when it is no SoundFont at all. Reads only chunk headers (at most ``MAX_CHUNKS`` a
+    list), so a 140 MB SoundFont costs a few hundred bytes of reading."""
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        return ""
+    # FluidSynth refuses any mismatch here too, but only as "file size mismatch".
+    riff = struct.unpack("<I", head[4:8])[0] + 8
+    if riff != size:
+        return ("truncated: " if riff > size else "") + f"the file has {size} bytes, its header says {riff}"
+    pos = 12
+    for kind in (b"INFO", b"sdta", b"pdta"):
+        fh.seek(pos)
+        hdr = fh.read(12)
+        if len(hdr) < 12 or hdr[:4] != b"LIST" or hdr[8:12] != kind:
+            return f"no {kind.decode()} list where one belongs"
+        end = pos + 8 + struct.unpack("<I", hdr[4:8])[0]
+        if end > size or end < pos + 12:
+            return f"the {kind.decode()} list runs past the end of the file"
+        sub = pos + 12
+        for _ in range(MAX_CHUNKS):
+            if sub >= end:
+                break
+            fh.seek(sub)
+            c = fh.read(8)
+            if len(c) < 8 or sub + 8 > end:
+                return f"a chunk header is cut off in the {kind.decode()} list"
+            sub += 8 + struct.unpack("<I", c[4:8])[0]
+            if sub > end:
+                name = "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in c[:4])
+                return f"the '{name}' chunk runs past the end of the {kind.decode()} list"
+        else:
+            if sub < end:
+                return f"more than {MAX_CHUNKS} chunks in the {kind.decode()} list"
+        pos = end
+    return None
 
 
 class Synth:
@@ -83,13 +137,25 @@ class Synth:
         self.soundfont = find_soundfont(soundfont)
         fluidsynth = _fluidsynth()
         self.sample_rate = int(sample_rate)
-        self._fs = fluidsynth.Synth(gain=GAIN, samplerate=float(self.sample_rate))
-        self._sfid = self._fs.sfload(str(self.soundfont))
+        self._fs = None
+        try:
+            with _LOADING:
+                with _quiet_fds() as caught:
+                    _HEARD.clear()
+                    self._fs = fluidsynth.Synth(gain=GAIN, samplerate=float(self.sample_rate))
+                    self._sfid = self._fs.sfload(str(self.soundfont))
+                    if self._sfid >= 0:
+                        for ch in range(16):
+                            self._fs.program_select(ch, self._sfid, 128 if ch == 9 else 0, 0)
+                for _, text in list(_HEARD):  # held back while the descriptors were redirected
+                    log.info("fluidsynth: %s", text)
+                why = _first_error("".join(caught)) if self._sfid < 0 else ""
+        except BaseException:
+            self.close()
+            raise
         if self._sfid < 0:
-            self._fs.delete()
-            raise AudioError(f"{one_line(self.soundfont)}: FluidSynth cannot load this SoundFont")
-        for ch in range(16):
-            self._fs.program_select(ch, self._sfid, 128 if ch == 9 else 0, 0)
+            self.close()
+            raise AudioError(f"{one_line(self.soundfont)}: FluidSynth cannot load this SoundFont" + (f" ({why})" if why else ""))
 
     def __enter__(self) -> "Synth":
         return self
@@ -163,7 +229,100 @@ def _fluidsynth():
     except (ImportError, OSError):
         raise AudioError("the FluidSynth library is not installed (Debian/Ubuntu: apt install libfluidsynth3; "
                          "macOS: brew install fluid-synth; Windows: put FluidSynth's bin folder on PATH)") from None
+    _hear_fluidsynth(fluidsynth)
     return fluidsynth
+
+
+log = logging.getLogger(__name__)
+# FluidSynth's recent messages (level, text), for the reason a SoundFont will not load. Bounded:
+# a damaged SoundFont can make it complain once per preset, and a render once per note.
+_HEARD: collections.deque = collections.deque(maxlen=64)
+_LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+_log_fn = None  # the one callback, kept alive as long as FluidSynth may call it
+# One load at a time: two overlapping _quiet_fds would each put back what the other had
+# redirected, leaving the process's stdout in a deleted temp file.
+_LOADING = threading.Lock()
+FLUID_ERR, FLUID_WARN = 1, 2  # fluid_log_level: PANIC 0, ERR 1, WARN 2, INFO 3, DBG 4
+
+
+def _on_fluidsynth_log(level: int, message: bytes | None, _data) -> None:
+    try:  # an exception here would be printed by ctypes, the very chatter this replaces
+        text = (message or b"").decode("utf-8", "replace").strip()
+        _HEARD.append((level, text))
+        if not _LOADING.locked():  # during a load stderr is the temp file; Synth logs them after
+            log.info("fluidsynth: %s", text)
+    except Exception:
+        pass
+
+
+def _hear_fluidsynth(fluidsynth) -> None:
+    """Send FluidSynth's log (by default printed on stderr, even for a SoundFont that works)
+    to ``_on_fluidsynth_log``; once per process, for every level."""
+    global _log_fn
+    lib = getattr(fluidsynth, "_fl", None)
+    set_log = getattr(lib, "fluid_set_log_function", None)
+    if _log_fn is not None or set_log is None:
+        return  # without it, _quiet_fds still keeps a SoundFont's loading off the terminal
+    set_log.argtypes, set_log.restype = [ctypes.c_int, _LOG_FN, ctypes.c_void_p], ctypes.c_void_p
+    _log_fn = _LOG_FN(_on_fluidsynth_log)
+    for level in range(5):
+        set_log(level, _log_fn, None)
+
+
+@contextlib.contextmanager
+def _quiet_fds():
+    """File descriptors 1 and 2 into a temp file while FluidSynth loads a SoundFont: what the
+    libraries under it (GLib, libinstpatch's DLS loader, which FluidSynth tries when its own
+    loader fails) print goes straight there, past any Python redirection and FluidSynth's log.
+    Held only for the load; what it caught goes to the log. Yields a list that then holds it."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    with tempfile.TemporaryFile() as sink:
+        saved = {}
+        for fd in (1, 2):
+            try:
+                saved[fd] = os.dup(fd)
+                os.dup2(sink.fileno(), fd)
+            except OSError:  # closed (a daemon): nothing to protect
+                pass
+        caught: list[str] = []
+        try:
+            yield caught
+        finally:
+            _flush_c_stdio()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            sink.seek(0)
+            caught.append(sink.read(4096).decode("utf-8", "replace").strip())
+            if caught[0]:
+                log.info("while loading the SoundFont: %s", caught[0])
+
+
+def _flush_c_stdio() -> None:
+    # C stdout is block-buffered on a pipe: flushed after the descriptors are put back, what a
+    # library printf'ed during the load would reach the user (or `--json`) after all.
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
+def _first_error(caught: str) -> str:
+    """The first error FluidSynth gave (else its first warning: a version it does not know is
+    only that), less the lines that only say loading failed or that the DLS loader (tried after
+    the SoundFont loader) does not read SoundFonts."""
+    heard = list(_HEARD)
+    lines = [t for level, t in heard if level <= FLUID_ERR] + [t for level, t in heard if level == FLUID_WARN]
+    if not lines:  # no log callback: read what reached the descriptors
+        lines = [ln.split("error:", 1)[1].strip() for ln in caught.splitlines() if "fluidsynth: error:" in ln]
+    for t in lines:
+        if t and not t.startswith("Failed to load SoundFont") and "ipatch" not in t and "DLS" not in t:
+            return t if t.isprintable() else repr(t)
+    return ""
 
 
 def note_events(notes: Iterable[NoteEvent], tempo: float, program: int = 0) -> list[tuple[float, object]]:
@@ -193,8 +352,13 @@ def render_midi(midi: str | os.PathLike, out: str | os.PathLike, soundfont=None)
     Raises ``MidiError`` for a broken file, ``AudioError`` for a missing SoundFont or synth."""
     from .midi_io import read_messages
 
-    target = check_output_path(out, inputs=[midi])
+    soundfont = find_soundfont(soundfont)
+    target = check_output_path(out, inputs=[midi, soundfont])
     events = read_messages(midi)
+    # The events are all known here: refusing now costs nothing, refusing in Synth.render
+    # would cost MAX_SECONDS of rendering and a temp WAV that size first.
+    if max((t for t, _ in events), default=0.0) > MAX_SECONDS:
+        raise AudioError(f"the music is longer than {MAX_SECONDS // 3600} hours; not rendering it")
     with Synth(soundfont) as synth:
         path, frames = write_wav(synth.render(events), target, synth.sample_rate)
     return path, frames / synth.sample_rate

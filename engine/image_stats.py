@@ -22,7 +22,7 @@ THUMB = 128
 
 
 def colour_stats(img: Image.Image) -> np.ndarray:
-    """The ``STAT_NAMES`` statistics of an RGB picture, each roughly in 0..1."""
+    """The ``STAT_NAMES`` statistics of an RGB picture of any size (1x1 up), each roughly in 0..1."""
     small = img.convert("RGB").copy()
     small.thumbnail((THUMB, THUMB))
     rgb = np.asarray(small, np.float32) / 255.0
@@ -31,7 +31,10 @@ def colour_stats(img: Image.Image) -> np.ndarray:
     luma = 0.299 * r + 0.587 * g + 0.114 * b
     rg, yb = r - g, 0.5 * (r + g) - b
     colourful = np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
-    gy, gx = np.gradient(luma)
+    # np.gradient needs two samples along an axis: a 1-pixel-high strip has no vertical edges
+    # (and a 1x1 swatch none at all), rather than no statistics.
+    gy = np.gradient(luma, axis=0) if luma.shape[0] > 1 else np.zeros_like(luma)
+    gx = np.gradient(luma, axis=1) if luma.shape[1] > 1 else np.zeros_like(luma)
     edges = np.hypot(gx, gy)
     hue, sat = hsv[..., 0], hsv[..., 1]
     vivid = sat > 0.2

@@ -3,26 +3,29 @@
 Handles EXIF orientation, palette/alpha/CMYK/16-bit/greyscale modes (alpha is flattened
 on white), animated files (first frame), and refuses decompression bombs *before* decoding
 the pixels: Pillow reads the header lazily, so a 30000x30000 PNG costs nothing to reject.
-Memory is bounded by design: besides the pixel count, the sides may differ by at most
-``MAX_ASPECT``:1, because ``preprocess`` scales the *shorter* side to the model's size and a
-40000x1 strip (201 bytes as a PNG) would otherwise become an 8-billion-pixel resize.
+Any picture that decodes gives a mood, however small or thin: a 1x1 swatch, a 320x1 gradient.
+Memory stays bounded all the same: decoding by the pixel count read from the header, and
+``preprocess`` by cropping first. It scales the *shorter* side to the model's size, so a 40000x1
+strip (201 bytes as a PNG) would become an 8-billion-pixel resize; beyond ``MAX_ASPECT``:1 the
+long side is centre-cropped to ``MAX_ASPECT`` times the short one before resizing. The model sees
+the centre square of every picture anyway, so the crop removes only pixels it would never see
+(the colour statistics, ``engine.image_stats``, still read the whole strip).
 """
 from __future__ import annotations
 
 import io
 import os
-import stat
 import warnings
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .inputs import open_input
 from .outputs import one_line
 
 MAX_PIXELS = 40_000_000  # ~ a 7700x5200 photo; larger is refused, not downscaled blindly
 MAX_FILE_BYTES = 100 * 1024 * 1024
-MAX_ASPECT = 50  # panoramas (up to ~12:1) pass; the shorter side resized costs <= 50x the model input
+MAX_ASPECT = 50  # panoramas (up to ~12:1) resize whole, as ever; a strip past 50:1 is cropped to it first
 
 
 class ImageError(ValueError):
@@ -37,7 +40,6 @@ def _open(src, label: str) -> Image.Image:
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise ImageError(f"{label}: {w}x{h} pixels is too large (limit {MAX_PIXELS // 1_000_000} megapixels)")
-            check_aspect(w, h, label)
             img.load()
             return img
     except ImageError:
@@ -76,43 +78,15 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def check_aspect(w: int, h: int, label: str = "image") -> None:
-    """Refuse a picture whose sides differ by more than ``MAX_ASPECT``:1 (one-line ImageError)."""
-    if min(w, h) < 1 or max(w, h) > MAX_ASPECT * min(w, h):
-        raise ImageError(f"{label}: {w}x{h} pixels is too narrow a strip to read a mood from "
-                         f"(sides may differ by at most {MAX_ASPECT}:1)")
-
-
 def load_image(path: str | os.PathLike) -> Image.Image:
     """Open a picture file as an RGB ``PIL.Image``; raises ImageError with a one-line reason."""
-    p = Path(path)
-    label = one_line(p)
-    try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; the kind is checked on the open
-        # file itself, so nothing can swap the path between the check and the read.
-        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise ImageError(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{label}: is a directory, not an image") from None
-    except OSError as e:
-        raise ImageError(f"{label}: cannot read ({e.strerror})") from None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise ImageError(f"{label}: is a directory, not an image")
-        if not stat.S_ISREG(st.st_mode):
-            raise ImageError(f"{label}: is not a regular file (a FIFO, device or socket), not an image")
-        if st.st_size == 0:
+    label = one_line(path)
+    with open_input(path, "an image", ImageError) as (fh, size):
+        if size == 0:
             raise ImageError(f"{label}: empty file")
-        if st.st_size > MAX_FILE_BYTES:
-            raise ImageError(f"{label}: {st.st_size // (1024 * 1024)} MB is too large for an image file")
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as e:
-        raise ImageError(f"{label}: cannot read ({e.strerror})") from None
-    finally:
-        os.close(fd)
+        if size > MAX_FILE_BYTES:
+            raise ImageError(f"{label}: {size // (1024 * 1024)} MB is too large for an image file")
+        data = fh.read(MAX_FILE_BYTES + 1)
     return to_rgb(_open(io.BytesIO(data), label))
 
 
@@ -125,9 +99,22 @@ def load_image_bytes(data: bytes, label: str = "image") -> Image.Image:
 
 
 def preprocess(img: Image.Image, size: int, mean: tuple[float, float, float], std: tuple[float, float, float]) -> np.ndarray:
-    """RGB image → float32 array (1, 3, size, size): shorter side resized, centre-cropped, normalised."""
+    """RGB image of any size (1x1 up) → float32 array (1, 3, size, size): shorter side resized,
+    centre-cropped, normalised. The resize never makes more than ``size`` x ``MAX_ASPECT * size``
+    pixels, whatever the picture's shape."""
     w, h = img.size
-    check_aspect(w, h)  # images may come here without load_image (the app, training)
+    if w < 1 or h < 1:
+        raise ImageError(f"image: {w}x{h} pixels has nothing to read a mood from")
+    # The final crop keeps the centre min(w, h) square; cutting a strip's long side to
+    # MAX_ASPECT:1 around that square before the resize loses nothing the model would see and
+    # bounds the resize (images come here without load_image too: the app, training). Pictures
+    # within MAX_ASPECT:1 take the same path as always, so their input is bit for bit unchanged.
+    if w > MAX_ASPECT * h:
+        left = (w - MAX_ASPECT * h) // 2
+        img, w = img.crop((left, 0, left + MAX_ASPECT * h, h)), MAX_ASPECT * h
+    elif h > MAX_ASPECT * w:
+        top = (h - MAX_ASPECT * w) // 2
+        img, h = img.crop((0, top, w, top + MAX_ASPECT * w)), MAX_ASPECT * w
     scale = size / min(w, h)
     nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
     img = img.resize((nw, nh), Image.Resampling.BICUBIC)

@@ -18,7 +18,9 @@ MIDI clock (``attach``; the scheduler wants ``auto_anchor=False``):
 * Stop: once the session has been seen playing (so some peer uses start/stop sync), its Stop
   stops the scheduler, which sends note-offs for everything sounding. Link cannot tell whether
   a stopped session has start/stop-sync peers at all (Live's option is off by default), so by
-  default we do not wait for Play: we play on the grid and follow Stop when it comes.
+  default we do not wait for Play: we play on the grid and follow Stop when it comes — also
+  the Stop of a session that was already playing when we joined (Link tells a joining peer
+  nothing of the state before its next change; see ``__init__``).
 * Clock: Link's clock is its own (on Linux ``CLOCK_MONOTONIC_RAW``; ``time.perf_counter`` is
   ``CLOCK_MONOTONIC``: here 0.25 s apart, and NTP may slew their rates apart by up to
   500 ppm). aalink only gives the beat *now*, so each sample brackets the beat read with two
@@ -81,6 +83,12 @@ class LinkSync:
             self._stop_loop()
             raise
         self._link.quantum = self.quantum
+        if start_stop_sync and not self.wait_for_play:
+            # Link passes Play and Stop on as *changes* of a peer's state, so a peer that joins a
+            # playing session reads "stopped" and would never see its Stop (no change for it).
+            # Marked playing while sync is still off — which no peer hears, so a stopped session
+            # is not started — every later Stop of the session is a change here.
+            self._link.playing = True
         self._link.start_stop_sync_enabled = start_stop_sync
         self._link.enabled = True
         self._joined = time.monotonic()

@@ -26,6 +26,7 @@ from .primer import Primer, primer_from_notes
 # five answers missed the bar line and, in the clock's sync mode, waited a whole bar.
 LEAD_S = 0.4
 ANSWER_CC = 22
+DRUM_CHANNEL = 9  # General MIDI's channel 10, counted from 0
 
 
 class PhraseRecorder:
@@ -48,6 +49,8 @@ class PhraseRecorder:
                 if msg.control == self.answer_cc and msg.value >= 64 and self._t0 is not None:
                     self._end = self._bar_line_after(t)
                 return
+            if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
+                return  # drum hits are not pitches: a --prime file's are dropped the same way
             on = msg.type == "note_on" and msg.velocity > 0
             if on:
                 if self._t0 is None:

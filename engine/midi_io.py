@@ -6,8 +6,11 @@ the beats.
 """
 from __future__ import annotations
 
+import heapq
 import json
 import os
+import struct
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -15,10 +18,19 @@ from typing import Iterable
 import mido
 
 from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, NoteEvent
-from .outputs import atomic_write, check_output_path
+from .inputs import open_input
+from .outputs import atomic_write, check_output_path, one_line
 
 MAX_MIDI_BYTES = 16 * 1024 * 1024  # a piano MIDI file is KBs; bigger is junk or an attack
-MAX_NOTES = 200_000
+# Counted while the bytes are parsed, before anything is kept, so memory and time are bounded by
+# these and never by a number written inside the file. A 20-minute performance with its pedal
+# holds ~50k events; a flood of 3-byte events in 16 MB would be 5 million.
+MAX_EVENTS = 500_000   # events of every kind in every track
+MAX_NOTES = 200_000    # note-ons, counted as they start: a note never ended counts too
+_SET_TEMPO, _TIME_SIGNATURE = 0x151, 0x158  # the meta events kept beside channel messages (0x80..0xEF)
+# data bytes after a status byte: channel messages by their high nibble, system common by status
+_DATA_BYTES = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2,
+               0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFE: 0}
 
 
 class MidiError(ValueError):
@@ -50,43 +62,40 @@ class MidiPiece:
 def read_midi(path: str | os.PathLike) -> MidiPiece:
     """Read a MIDI file's notes (all tracks, drums on channel 10 dropped).
 
-    Raises MidiError with a one-line reason for missing, huge, corrupt, Type 2 or note-less files.
+    Raises MidiError with a one-line reason for missing, huge, corrupt, Type 2 or note-less files,
+    and for files past ``MAX_EVENTS`` events or ``MAX_NOTES`` notes.
     """
     p = Path(path)
-    mf = _open_midi(p)
-    tpb = mf.ticks_per_beat
-    tempo = 500000
+    tpb, events = _read_events(p)
+    clock = _Clock(tpb)
     tempos = [(0.0, 120.0)]
     sigs: list[tuple[float, int, int]] = []
-    seconds = 0.0
     last_tick = 0
-    open_notes: dict[tuple[int, int], list[tuple[int, float, int]]] = {}
+    open_notes: dict[tuple[int, int], deque[tuple[int, float, int]]] = {}
     notes: list[TimedNote] = []
-    for tick, msg in _merged_events(mf):
-        seconds += mido.tick2second(tick - last_tick, tpb, tempo)
+    for tick, kind, a, b in events:
+        seconds = clock.seconds(tick)
         last_tick = tick
-        if msg.type == "set_tempo":
-            tempo = msg.tempo
-            tempos.append((tick / tpb, mido.tempo2bpm(tempo)))
-        elif msg.type == "time_signature":
-            sigs.append((tick / tpb, msg.numerator, msg.denominator))
-        elif msg.type in ("note_on", "note_off") and msg.channel != 9:
-            key = (msg.channel, msg.note)
-            if msg.type == "note_on" and msg.velocity > 0:
-                open_notes.setdefault(key, []).append((tick, seconds, msg.velocity))
+        if kind == _SET_TEMPO:
+            clock.set_tempo(tick, a)
+            tempos.append((tick / tpb, mido.tempo2bpm(a)))
+        elif kind == _TIME_SIGNATURE:
+            sigs.append((tick / tpb, a, b))
+        elif kind < 0xA0 and kind & 0x0F != 9:
+            key = (kind & 0x0F, a)
+            if kind >= 0x90 and b > 0:
+                open_notes.setdefault(key, deque()).append((tick, seconds, b))
             elif open_notes.get(key):
-                t0, s0, vel = open_notes[key].pop(0)
+                t0, s0, vel = open_notes[key].popleft()
                 if tick > t0:
-                    notes.append(TimedNote(msg.note, vel, t0 / tpb, tick / tpb, s0, seconds))
-                if len(notes) > MAX_NOTES:
-                    raise MidiError(f"{p}: more than {MAX_NOTES} notes")
+                    notes.append(TimedNote(a, vel, t0 / tpb, tick / tpb, s0, seconds))
     # Notes never switched off end at the file's last event.
     for key, stack in open_notes.items():
         for t0, s0, vel in stack:
             if last_tick > t0:
-                notes.append(TimedNote(key[1], vel, t0 / tpb, last_tick / tpb, s0, seconds))
+                notes.append(TimedNote(key[1], vel, t0 / tpb, last_tick / tpb, s0, clock.seconds(last_tick)))
     if not notes:
-        raise MidiError(f"{p}: contains no notes")
+        raise MidiError(f"{one_line(p)}: contains no notes")
     notes.sort(key=lambda n: (n.start_beat, n.pitch))
     if len(tempos) > 1 and tempos[1][0] == 0.0:
         tempos = tempos[1:]
@@ -103,56 +112,144 @@ def read_messages(path: str | os.PathLike) -> list[tuple[float, mido.Message]]:
 
     Raises MidiError like ``read_midi``, and for a file with no notes."""
     p = Path(path)
-    mf = _open_midi(p)
-    tempo, seconds, last_tick, out = 500000, 0.0, 0, []
-    for tick, msg in _merged_events(mf):
-        seconds += mido.tick2second(tick - last_tick, mf.ticks_per_beat, tempo)
-        last_tick = tick
-        if msg.type == "set_tempo":
-            tempo = msg.tempo
-        elif msg.type in PLAYED_TYPES:
-            out.append((seconds, msg))
-            if len(out) > 4 * MAX_NOTES:
-                raise MidiError(f"{p}: more than {4 * MAX_NOTES} messages")
-    if not any(m.type == "note_on" and m.velocity > 0 for _, m in out):
-        raise MidiError(f"{p}: contains no notes")
+    tpb, events = _read_events(p)
+    clock, out, any_note = _Clock(tpb), [], False
+    for tick, kind, a, b in events:
+        if kind == _SET_TEMPO:
+            clock.set_tempo(tick, a)
+        elif kind < 0xF0:
+            any_note = any_note or (kind & 0xF0 == 0x90 and b > 0)
+            out.append((clock.seconds(tick), mido.Message.from_bytes((kind, a) if kind & 0xF0 in (0xC0, 0xD0) else (kind, a, b))))
+    if not any_note:
+        raise MidiError(f"{one_line(p)}: contains no notes")
     return out
 
 
-def _open_midi(p: Path) -> mido.MidiFile:
-    """The parsed file, or MidiError for anything that is not a readable Type 0/1 MIDI file."""
-    if not p.exists():
-        raise MidiError(f"{p}: no such file")
-    if p.is_dir():
-        raise MidiError(f"{p}: is a directory, not a MIDI file")
-    size = p.stat().st_size
-    if size == 0:
-        raise MidiError(f"{p}: empty file")
-    if size > MAX_MIDI_BYTES:
-        raise MidiError(f"{p}: {size} bytes is too large for a MIDI file (limit {MAX_MIDI_BYTES})")
+class _Clock:
+    """Ticks → seconds through a tempo map met in time order: each time from the last tempo
+    change (not a running sum of deltas), so no rounding accumulates over a long file."""
+
+    def __init__(self, ticks_per_beat: int) -> None:
+        self.tpb, self.tempo, self.tick0, self.s0 = ticks_per_beat, 500000, 0, 0.0
+
+    def seconds(self, tick: int) -> float:
+        return self.s0 + mido.tick2second(tick - self.tick0, self.tpb, self.tempo)
+
+    def set_tempo(self, tick: int, tempo: int) -> None:
+        self.s0, self.tick0, self.tempo = self.seconds(tick), tick, tempo
+
+
+def _read_events(p: Path) -> tuple[int, list[tuple[int, int, int, int]]]:
+    """The file's ticks per beat and its channel messages, tempo changes and time signatures as
+    ``(tick, kind, a, b)`` in time order, every track merged (file order within a tick, so tempo
+    changes apply to every track of a Type 1 file). ``kind`` is the status byte of a channel
+    message (``a``, ``b`` its data bytes), or ``_SET_TEMPO`` (``a`` = µs per beat) or
+    ``_TIME_SIGNATURE`` (``a``/``b``).
+
+    The bytes are read as mido reads them (running status, data bytes above 127 clipped), but
+    counted as they are parsed: nothing is kept for the events skipped (SysEx, other meta
+    events), and the reading stops at ``MAX_EVENTS`` events or ``MAX_NOTES`` note-ons. A tempo
+    of 0 µs per beat, which no clock can play, is skipped (the tempo before it holds)."""
+    label = one_line(p)
+    data = _file_bytes(p, label)
+    if data[:4] != b"MThd" or len(data) < 14:
+        raise MidiError(f"{label}: not a readable MIDI file (no MIDI header)")
+    size = int.from_bytes(data[4:8], "big")
+    if size < 6 or 8 + size > len(data):
+        raise MidiError(f"{label}: not a readable MIDI file (truncated header)")
+    kind, ntracks, division = struct.unpack(">HHh", data[8:14])
+    if kind == 2:
+        raise MidiError(f"{label}: Type 2 MIDI files (independent sequences) are not supported")
+    if division < 0:
+        raise MidiError(f"{label}: SMPTE time division is not supported")
+    tpb = division or 480
+    pos, budget, tracks = 8 + size, [MAX_EVENTS, MAX_NOTES], []
+    for _ in range(ntracks):
+        if pos + 8 > len(data) or data[pos:pos + 4] != b"MTrk":
+            raise MidiError(f"{label}: not a readable MIDI file (track {len(tracks) + 1} of {ntracks} is missing)")
+        length = int.from_bytes(data[pos + 4:pos + 8], "big")
+        start, pos = pos + 8, pos + 8 + length
+        if pos > len(data):
+            raise MidiError(f"{label}: not a readable MIDI file (track {len(tracks) + 1} is truncated)")
+        tracks.append(_track_events(data, start, pos, budget, label))
+    return tpb, list(heapq.merge(*tracks, key=lambda e: e[0]))
+
+
+def _track_events(data: bytes, pos: int, end: int, budget: list[int], label: str) -> list[tuple[int, int, int, int]]:
+    """One track chunk's kept events; ``budget`` holds the events and note-ons still allowed."""
+    out: list[tuple[int, int, int, int]] = []
+    tick, status = 0, None
     try:
-        mf = mido.MidiFile(str(p), clip=True)
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as e:
-        raise MidiError(f"{p}: not a readable MIDI file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt data'})") from None
-    if mf.type == 2:
-        raise MidiError(f"{p}: Type 2 MIDI files (independent sequences) are not supported")
-    mf.ticks_per_beat = mf.ticks_per_beat or 480
-    if mf.ticks_per_beat <= 0:
-        raise MidiError(f"{p}: SMPTE time division is not supported")
-    return mf
+        while pos < end:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise MidiError(f"{label}: more than {MAX_EVENTS} MIDI events (limit)")
+            byte = data[pos]
+            delta = byte & 0x7F
+            pos += 1
+            while byte & 0x80:
+                byte = data[pos]
+                delta = (delta << 7) | (byte & 0x7F)
+                pos += 1
+            tick += delta
+            byte = data[pos]
+            if byte < 0x80:  # running status: this is the first data byte
+                if status is None:
+                    raise MidiError(f"{label}: not a readable MIDI file (running status without a status byte)")
+            else:
+                pos += 1
+                if byte != 0xFF:  # meta events do not set running status (as mido reads them)
+                    status = byte
+                if byte in (0xFF, 0xF0, 0xF7):
+                    meta = data[pos] if byte == 0xFF else None
+                    pos += byte == 0xFF
+                    length = data[pos] & 0x7F
+                    while data[pos] & 0x80:
+                        pos += 1
+                        length = (length << 7) | (data[pos] & 0x7F)
+                    pos += 1
+                    if pos + length > end:
+                        raise IndexError
+                    if meta == 0x51:
+                        if length < 3:
+                            raise MidiError(f"{label}: not a readable MIDI file (a tempo event of {length} bytes)")
+                        us = int.from_bytes(data[pos:pos + 3], "big")
+                        if us > 0:
+                            out.append((tick, _SET_TEMPO, us, 0))
+                    elif meta == 0x58:
+                        if length < 4:
+                            raise MidiError(f"{label}: not a readable MIDI file (a time signature of {length} bytes)")
+                        out.append((tick, _TIME_SIGNATURE, data[pos], 2 ** data[pos + 1]))
+                    pos += length
+                    continue
+                status = byte
+            n = _DATA_BYTES.get(status & 0xF0 if status < 0xF0 else status)
+            if n is None:
+                raise MidiError(f"{label}: not a readable MIDI file (undefined status byte 0x{status:02x})")
+            if pos + n > end:
+                raise IndexError
+            a = min(data[pos], 127) if n else 0
+            b = min(data[pos + 1], 127) if n == 2 else 0
+            pos += n
+            if status < 0xF0:
+                if status & 0xF0 == 0x90 and b > 0:
+                    budget[1] -= 1
+                    if budget[1] < 0:
+                        raise MidiError(f"{label}: more than {MAX_NOTES} notes (limit)")
+                out.append((tick, status, a, b))
+    except IndexError:
+        raise MidiError(f"{label}: not a readable MIDI file (an event runs past the end of its track)") from None
+    return out
 
 
-def _merged_events(mf: mido.MidiFile) -> list[tuple[int, object]]:
-    """Every track's messages on absolute ticks, in file order within a tick, so tempo changes
-    apply to every track (Type 1)."""
-    events: list[tuple[int, int, object]] = []
-    for ti, track in enumerate(mf.tracks):
-        t = 0
-        for i, msg in enumerate(track):
-            t += msg.time
-            events.append((t, ti * 10_000_000 + i, msg))
-    events.sort(key=lambda e: (e[0], e[1]))
-    return [(t, msg) for t, _, msg in events]
+def _file_bytes(p: Path, label: str) -> bytes:
+    """The file's bytes, after checking it is a regular file of a sane size."""
+    with open_input(p, "a MIDI file", MidiError) as (fh, size):
+        if size == 0:
+            raise MidiError(f"{label}: empty file")
+        if size > MAX_MIDI_BYTES:
+            raise MidiError(f"{label}: {size} bytes is too large for a MIDI file (limit {MAX_MIDI_BYTES})")
+        return fh.read(MAX_MIDI_BYTES + 1)
 
 
 def write_midi(

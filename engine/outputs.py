@@ -1,6 +1,7 @@
 """Where an output file may go, and writing it there without losing or exposing anything.
 
-Public names: ``OutputError``, ``check_output_path``, ``atomic_write``, ``one_line``.
+Public names: ``OutputError``, ``check_output_path``, ``atomic_write``, ``one_line``, ``model_files``,
+``MODEL_DIR``.
 
 ``check_output_path`` is meant to run before any work (``generate -o``, ``stream --also-write``
 before the first note, the app's save): a take that cannot be saved should fail in a second,
@@ -22,6 +23,32 @@ _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, 
           (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
 
 
+# The model's own files are inputs of every command (a sidecar overwritten by a take would make
+# every later run fail): a file there is never an output, whatever the command or front end.
+MODEL_DIR = Path(__file__).resolve().parent / "models"
+ENV_MODEL_DIR = "SYNESTHETE_MODEL_DIR"
+MAX_MODEL_FILES = 64  # a model directory holds a handful; a huge one given by mistake is not listed
+
+
+def model_files(model_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The files of the shipped model, of ``$SYNESTHETE_MODEL_DIR`` and of ``model_dir``: the
+    inputs every output path is checked against."""
+    found = []
+    for d in (MODEL_DIR, os.environ.get(ENV_MODEL_DIR), model_dir):
+        if not d:
+            continue
+        try:
+            with os.scandir(d) as it:
+                for i, entry in enumerate(it):
+                    if i >= MAX_MODEL_FILES:
+                        break
+                    if entry.is_file():
+                        found.append(Path(entry.path))
+        except OSError:  # a missing or unreadable model directory is the runtime's error to give
+            pass
+    return found
+
+
 class OutputError(UsageError):
     """An output path that must not or cannot be written; one line. A ``UsageError`` (so a
     ``ValueError``): the command line's exit 2."""
@@ -34,9 +61,11 @@ def one_line(path: str | os.PathLike) -> str:
     return s if s.isprintable() else repr(s)
 
 
-def check_output_path(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> Path:
+def check_output_path(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (),
+                      model_dir: str | os.PathLike | None = None) -> Path:
     """``out`` as a ``Path`` if a file can be written there without harming anything, else
-    ``OutputError``: ``out`` is one of ``inputs`` (also through a symlink or hard link), exists
+    ``OutputError``: ``out`` is one of ``inputs`` or of the model's files (``model_files``; also
+    through a symlink or hard link), exists
     and is not a regular file (FIFO, device, socket, directory), has a name too long for the
     file system, or its directory is missing or refuses a new file."""
     p = Path(out)
@@ -56,8 +85,12 @@ def check_output_path(out: str | os.PathLike, inputs: Iterable[str | os.PathLike
                 hint = "; give a file name such as out.mid" if kind == "a directory" else ""
                 raise OutputError(f"{label}: is {kind}, not a regular file{hint}")
     for src in inputs:
-        if _same_file(p, Path(src)):
+        if src is not None and _same_file(p, Path(src)):
             raise OutputError(f"{label}: is the input file {one_line(src)}; choose another output name")
+    if st is not None:
+        for src in model_files(model_dir):
+            if _same_file(p, src):
+                raise OutputError(f"{label}: is one of the model's files; choose another output name")
     parent = p.parent
     if not parent.is_dir():
         what = "not a directory" if parent.exists() else "no such directory"

@@ -4,7 +4,7 @@ listing, and panic — over python-rtmidi, with the API chosen explicitly.
 Public names: ``PortError``, ``PortNotFound``, ``OutputPort``, ``InputPort``, ``open_output``,
 ``open_input``, ``list_ports``, ``choose_api``, ``panic_messages``.
 
-API choice (DESIGN.md, Live MIDI): JACK when a JACK server runs (the wheel would otherwise pick
+API choice (docs/DESIGN.md, Live MIDI): JACK when a JACK server runs (the wheel would otherwise pick
 ALSA, and a JACK-only DAW would never see the port), else ALSA on Linux, CoreMIDI on macOS.
 Windows has no virtual ports: only ``connect=`` to a loopback port (loopMIDI) works there.
 
@@ -46,8 +46,16 @@ class PortNotFound(PortError):
 
 def _rtmidi():
     # Imported late so that listing this module's names or unit-testing the scheduler
-    # never needs the driver (mido's rtmidi_utils split, STYLE.md §3).
-    import rtmidi
+    # never needs the driver (mido's rtmidi_utils split; docs/DESIGN.md, Style).
+    try:
+        import rtmidi
+    except ModuleNotFoundError as err:  # no python-rtmidi wheel for 3.13+ (docs/INSTALL.md)
+        if err.name != "rtmidi":
+            raise
+        raise PortError(
+            "live MIDI needs python-rtmidi: pip install python-rtmidi (on Python 3.13+ it compiles: "
+            "first sudo apt install g++ pkg-config libasound2-dev libjack-jackd2-dev on Debian/Ubuntu, "
+            "xcode-select --install on macOS; docs/INSTALL.md)") from err
     return rtmidi
 
 

@@ -22,6 +22,9 @@ from .tokens import encode, notes_to_grid
 
 MAX_BAR_TOKENS = 150      # the sampler closes a bar after 160 tokens; a primer bar stays under
 MIN_NOTES = 2
+# a phrase to continue, not a song to sit through: 1024 bars is over an hour at 60 BPM. Longer is a
+# file whose notes are far apart by accident or by design, and would cost its length in work
+MAX_BARS = 1024
 
 
 class PrimerError(UsageError):
@@ -50,24 +53,30 @@ class Primer:
 
     def tokens(self, mode: str, window: int) -> tuple[int, ...]:
         """The primer's tokens after ``BOS Mode`` — whole bars, in the reference key — keeping its
-        last bars within half of ``window`` tokens."""
+        last bars within half of ``window`` tokens. The work is proportional to the bars kept and
+        their notes, never to the phrase's length: bars are read from the last one back, each
+        bar's notes found by one pass over the phrase."""
         shift = shift_to_reference(self.key.tonic, self.key.mode)
-        moved = [NoteEvent(n.pitch + shift, n.velocity, n.start, n.duration) for n in self.notes]
-        bars = []
-        for b in range(self.bars):
-            inside = [n for n in moved if b * BEATS_PER_BAR <= n.start < (b + 1) * BEATS_PER_BAR]
-            bars.append(_bar_tokens(inside, b, mode))
+        by_bar: dict[int, list[NoteEvent]] = {}
+        for n in self.notes:
+            by_bar.setdefault(int(n.start // BEATS_PER_BAR), []).append(
+                NoteEvent(n.pitch + shift, n.velocity, n.start, n.duration))
         kept: list[list[int]] = []
-        for toks in reversed(bars):
-            if kept and sum(map(len, kept)) + len(toks) > window // 2:
+        used = 0
+        for b in range(self.bars - 1, -1, -1):
+            toks = _bar_tokens(by_bar.get(b, []), b, mode)
+            if kept and used + len(toks) > window // 2:
                 break
             kept.insert(0, toks)
+            used += len(toks)
         return tuple(t for toks in kept for t in toks)
 
 
 def _bar_tokens(notes: list[NoteEvent], bar: int, mode: str) -> list[int]:
     """One bar's tokens (``Bar`` first), thinned to its longest notes if it is too dense."""
-    notes = sorted(notes, key=lambda n: -n.duration)
+    # every note costs at least one token, so no more than MAX_BAR_TOKENS notes can fit: a flood
+    # of notes in one bar is cut to those before any encoding
+    notes = sorted(notes, key=lambda n: -n.duration)[:MAX_BAR_TOKENS]
     while True:
         local = [NoteEvent(n.pitch, n.velocity, n.start - bar * BEATS_PER_BAR, n.duration) for n in notes]
         toks = encode(notes_to_grid(local), mode, add_eos=False)[2:]  # drop BOS Mode
@@ -77,13 +86,22 @@ def _bar_tokens(notes: list[NoteEvent], bar: int, mode: str) -> list[int]:
 
 
 def primer_from_notes(notes, tempo: float | None = None, name: str | None = None) -> Primer:
-    """Notes in beats (the first bar line at beat 0) → a ``Primer``. Raises ``PrimerError``."""
+    """Notes in beats (the first bar line at beat 0) → a ``Primer``. Whole bars of silence before
+    the first note are dropped (a clip exported from bar 97 of a song starts at its own first bar).
+    Raises ``PrimerError`` for too few notes or a phrase longer than ``MAX_BARS`` bars."""
     notes = tuple(n for n in notes if n.duration > 0)
+    label = name or "the primer"
     if len(notes) < MIN_NOTES:
-        raise PrimerError(f"{name or 'the primer'}: needs at least {MIN_NOTES} notes to continue")
+        raise PrimerError(f"{label}: needs at least {MIN_NOTES} notes to continue")
+    lead = int(min(n.start for n in notes) // BEATS_PER_BAR) * BEATS_PER_BAR
+    if lead:
+        notes = tuple(NoteEvent(n.pitch, n.velocity, n.start - lead, n.duration, n.channel) for n in notes)
     end = max(n.end for n in notes)
     # a note held a hair past the bar line does not make a new bar
     bars = max(1, math.ceil(end / BEATS_PER_BAR - 1 / 16))
+    if bars > MAX_BARS:
+        raise PrimerError(f"{label}: {bars} bars from its first note to its last is too long for a phrase to "
+                          f"continue (limit {MAX_BARS} bars)")
     notes = tuple(n for n in notes if n.start < bars * BEATS_PER_BAR)
     tonic, mode, _ = estimate_key([n.pitch for n in notes], [n.duration for n in notes])
     return Primer(notes, bars, Key(tonic, mode, AUTO_NAMES[mode][tonic]), tempo, name)

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable
 
-from .errors import SettingError
+from .errors import SettingError, UsageError
 from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, VA, NoteEvent
 from .expression import DEFAULT_STRENGTH as DEFAULT_EXPRESSION
 from .humanize import MAX_HUMANIZE
@@ -80,13 +80,26 @@ def arc_point(points: tuple[VA, ...], bar: int, bars: int) -> VA:
 def parse_arc(text: str) -> tuple[VA, ...]:
     """``"V1,A1;V2,A2;..."`` → VA points. Raises ``SettingError('arc')`` saying what is wrong."""
     points = []
-    for i, part in enumerate(p for p in str(text).replace(" ", "").split(";") if p):
+    parts = [p for p in str(text).replace(" ", "").split(";") if p]
+    if not parts:  # `--arc=""` asked for an arc: silently playing without one would ignore the user
+        raise SettingError("arc", f"is empty: give 2..{MAX_ARC_POINTS} 'valence,arousal' points separated by ';'")
+    for i, part in enumerate(parts):
         try:
             v, a = (float(x) for x in part.split(","))
             points.append(VA(v, a))
         except (ValueError, TypeError):
             raise SettingError("arc", f"point {i + 1} ({part!r}) must be 'valence,arousal', each in [-1, 1]") from None
     return tuple(points)
+
+
+def check_sections(pictures: int, bars: int) -> None:
+    """Several pictures make one piece with a section each: at most ``MAX_ARC_POINTS`` (they become
+    the arc's points) and no more than the bars, so no picture is dropped. Cheap, so it runs
+    before any picture is read."""
+    if pictures > MAX_ARC_POINTS:
+        raise UsageError(f"{pictures} pictures: one piece takes at most {MAX_ARC_POINTS}, a section each")
+    if pictures > bars:
+        raise UsageError(f"{pictures} pictures need at least {pictures} bars, a section each (--bars {bars})")
 
 
 def check_tempo(tempo: float, field: str = "tempo") -> float:
@@ -182,7 +195,9 @@ class GenerationSettings:
                 "variety": self.variety, "dynamics": self.dynamics, "spread": self.spread,
                 **({"arc": [[p.valence, p.arousal] for p in self.arc]} if self.arc else {}),
                 **({"scale_lock": True} if self.scale_lock else {}),
-                "valence": target.valence, "arousal": target.arousal, "model": model}
+                # six decimals: a picture's VA comes from float32 networks whose last digits differ
+                # between CPUs (vector units), and the file should not
+                "valence": round(target.valence, 6), "arousal": round(target.arousal, 6), "model": model}
 
 
 @dataclass(frozen=True)

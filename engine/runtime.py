@@ -31,12 +31,12 @@ from .errors import ModelError
 from .events import VA, NoteEvent
 from .image_stats import VAHead
 from .images import load_image, preprocess
-from .request import GenerationSettings, Piece
+from .outputs import ENV_MODEL_DIR, MODEL_DIR
+from .request import GenerationSettings, Piece, check_sections
 
 __all__ = ["Runtime", "Encoding", "ModelError", "OrtStepper", "MODEL_DIR", "MODEL_VERSION", "sha256_file"]
 
 log = logging.getLogger("synesthete")
-MODEL_DIR = Path(__file__).resolve().parent / "models"
 MODEL_VERSION = 2  # 2: the per-piece cross-attention K/V moved to decoder_prep.onnx
 
 
@@ -191,7 +191,7 @@ class Runtime:
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike | None = None, providers: list[str] | None = None, threads: int | None = None, verify: bool = True) -> "Runtime":
-        d = Path(model_dir or os.environ.get("SYNESTHETE_MODEL_DIR") or MODEL_DIR)
+        d = Path(model_dir or os.environ.get(ENV_MODEL_DIR) or MODEL_DIR)
         side_p = d / "synesthete.json"
         if not side_p.is_file():
             raise ModelError(f"{side_p}: model sidecar missing (reinstall Synesthete, or point --model-dir at an export_onnx.py output)")
@@ -307,6 +307,7 @@ class Runtime:
         where each section begins; hand them to ``notes``/``compose`` with ``encodings[0]``."""
         if len(encodings) < 2:
             raise ValueError("sections need two or more pictures")
+        check_sections(len(encodings), settings.bars)
         if not settings.arc:
             settings = dataclasses.replace(settings, arc=tuple(e.va for e in encodings))
         n, bars = len(encodings), settings.bars

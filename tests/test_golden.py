@@ -1,8 +1,15 @@
 """The redesign contract: a fixed picture, seed and settings give byte-identical ``.mid`` files.
 
-The golden files were written by ``generate`` before the engine's request/result redesign
-(issue 12) and must keep coming out byte for byte. They depend on the shipped model: when a new
-model ships, regenerate them with ``python tests/test_golden.py`` and say so in the commit.
+The golden files were first written by ``generate`` before the engine's request/result redesign
+(issue 12); a refactoring must keep them coming out byte for byte. They change only on purpose, in
+two cases, each regenerated with ``python tests/test_golden.py`` and named in the commit:
+
+* a new shipped model, or a refitted part of it (calibration, VA head, controls). The stamp
+  ``golden/MODEL`` names the model and those parts, so the test says "the shipped model changed"
+  until the files are regenerated;
+* a deliberate change of what the default request plays or writes: the sampling (e.g. the octave
+  spread), dynamics, the key rule, the file's metadata. The stamp does not change then; the
+  byte comparison fails, and the commit that meant the change regenerates the files.
 """
 import hashlib
 import json
@@ -49,7 +56,7 @@ def test_generate_writes_the_golden_file_byte_for_byte(name, tmp_path):
     assert out.read_bytes() == golden.read_bytes()
 
 
-if __name__ == "__main__":  # regenerate the golden files (only when the shipped model changes)
+if __name__ == "__main__":  # regenerate the golden files (a new model, or a deliberate change of the default music)
     GOLDEN.mkdir(exist_ok=True)
     for n, f in CASES.items():
         r = generate(GOLDEN / f"{n}.mid", f)

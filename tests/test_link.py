@@ -252,6 +252,54 @@ def test_start_stop_sync_waits_for_play_and_a_peer_stop_silences(jack_server):
     assert all(n.duration < 3.0 for n in res.played[-2:])  # the sounding notes were cut at the Stop
 
 
+@pytest.mark.jack
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+@pytest.mark.flaky(reruns=2, reruns_delay=1)
+def test_a_session_already_playing_when_we_join_is_stopped_by_its_stop(jack_server):
+    """LIVE_MIDI.md's order: the DAW plays (and records), then ``stream --link`` joins. Link tells
+    a joining peer nothing of the state before its next change, so that Stop must still end the
+    take; and joining a *stopped* session never starts it."""
+    peer = Peer(120.0, start_stop_sync=True)
+    peer.link.playing = True
+    name = unique("SynJ")
+    try:
+        time.sleep(SESSION_EPS_S)
+        with LinkSync(90.0) as link, open_output(name, api="jack") as port:
+            joined(link, 120.0)
+            rec = Receiver(f"{name}:")
+            try:
+                notes = [NoteEvent(60 + i % 12, 90, float(i), 3.0) for i in range(64)]
+                live = LiveStream(model(notes), port, tempo=120.0, clock=link).start()
+                assert wait_for(lambda: len(rec.note_ons()) >= 4, 6)
+                t_stop = time.perf_counter()
+                peer.link.playing = False
+                assert live.wait(3), "the Stop of a session that played before we joined was ignored"
+                res = live.result()
+                time.sleep(0.1)
+            finally:
+                rec.close()
+    finally:
+        peer.close()
+    assert link.stopped_by_session and res.stopped and res.error is None
+    assert_silent(rec)
+    late = [t - t_stop for _, t in rec.note_ons() if t > t_stop + LINK_LATENCY_S]
+    assert not late, f"note-ons after the Stop: {late}"
+
+
+@pytest.mark.timeout(30)
+def test_joining_a_stopped_session_does_not_start_it():
+    peer = Peer(120.0, start_stop_sync=True)
+    try:
+        time.sleep(SESSION_EPS_S)
+        with LinkSync(90.0) as link:
+            joined(link, 120.0)
+            time.sleep(0.5)  # several of Link's broadcasts
+            assert not peer.link.playing
+    finally:
+        peer.close()
+
+
 DRIVER = textwrap.dedent("""
     # `synesthete stream` (engine.cli.main) with a stand-in model: one 4-beat note per beat
     import sys, time, types

@@ -131,29 +131,6 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.timeout(60)
-def test_extreme_aspect_ratios_are_refused_within_a_memory_limit(tmp_path):
-    """A 40000x1 PNG is a few hundred bytes; scaled so its short side fills 224 pixels it
-    would need 8 GB. Under a 1.5 GB address-space limit it must end in one clear line."""
-    from PIL import Image
-
-    paths = {}
-    for name, size in (("wide", (40000, 1)), ("tall", (1, 40000)), ("panorama", (4000, 400))):
-        paths[name] = tmp_path / f"{name}.png"
-        Image.new("RGB", size, (200, 120, 40)).save(paths[name])
-    assert paths["wide"].stat().st_size < 1000
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(1536 * 2**20), *map(str, paths.values())],
-                       capture_output=True, text=True, timeout=50, env=env, cwd=ROOT)
-    assert r.returncode == 0, r.stderr[-800:]
-    out = json.loads(r.stdout)
-    for name in ("wide", "tall"):
-        msg = out[str(paths[name])]
-        assert "too narrow a strip" in msg and "\n" not in msg, msg
-    assert "too narrow a strip" in out["direct"]
-    assert out[str(paths["panorama"])] == [1, 3, 224, 224]  # 10:1 is still a picture
-
-
 def test_fifo_device_and_newline_paths_get_one_line_that_names_the_problem(tmp_path):
     fifo = tmp_path / "pic.jpg"
     os.mkfifo(fifo)

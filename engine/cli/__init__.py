@@ -1,4 +1,4 @@
-"""``synesthete`` — the command line (DESIGN.md, Command line; binding).
+"""``synesthete`` — the command line (docs/DESIGN.md, Command line; binding).
 
 The commands only map flags to engine calls; this module maps what goes wrong to exit codes,
 once: 0 success, 2 bad input or arguments (one line on stderr, never a traceback), 1 other

@@ -71,6 +71,6 @@ def override_va(args) -> VA | None:
 def settings_from(args) -> GenerationSettings:
     return GenerationSettings(bars=args.bars, tempo=args.tempo, key=args.key, seed=args.seed,
                               temperature=args.temperature, top_p=args.top_p, form=args.form,
-                              intensity=args.intensity, humanize=args.humanize, arc=parse_arc(args.arc) if args.arc else (),
+                              intensity=args.intensity, humanize=args.humanize, arc=parse_arc(args.arc) if args.arc is not None else (),
                               scale_lock=args.scale_lock, expression=args.expression, variety=args.variety,
                               dynamics=args.dynamics, spread=args.spread)

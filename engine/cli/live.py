@@ -16,12 +16,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from ..errors import UsageError
 from ..keys import auto_key
 from ..outputs import check_output_path, one_line
+from ..request import MAX_SEED
 from .args import add_generation_args, override_va, settings_from
 
 LINK_DISCOVERY_S = 1.0  # how long --link looks for peers before reporting the session
@@ -97,12 +100,38 @@ def _validate(args):
             raise UsageError(f"--listen takes 1..16 bars (received {args.listen})")
         if args.sync or args.link:
             raise UsageError("--listen follows the bars of your own playing: leave out --sync/--link")
+    for flag in ("answer_cc", "cc_valence", "cc_arousal"):
+        cc = getattr(args, flag)
+        if not 0 <= cc <= 127:  # a CC number out of MIDI's range could never match a message
+            raise UsageError(f"--{flag.replace('_', '-')} must be a MIDI controller number, 0..127 (received {cc})")
     if args.also_write:
-        check_output_path(args.also_write, inputs=[args.image])
+        check_output_path(args.also_write, inputs=[args.image, args.prime], model_dir=args.model_dir)
     return va, settings
 
 
+class _Terminated(Exception):
+    """SIGTERM before or between the stages that handle it themselves (model loading, listening)."""
+
+
 def cmd_stream(args) -> int:
+    """``stream``: SIGTERM at any stage ends it with exit 0 and every port closed silent — while
+    playing through ``stream``'s own handler, before that through this one."""
+    def on_term(signum, frame):
+        raise _Terminated
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, on_term) if main_thread else None
+    try:
+        return _stream(args)
+    except _Terminated:
+        print("stopped (SIGTERM)", file=sys.stderr)
+        return 0
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, old)
+
+
+def _stream(args) -> int:
     from ..live import stream
     from ..midi_in import MidiIn
     from ..ports import PortNotFound, open_output
@@ -154,7 +183,9 @@ def cmd_stream(args) -> int:
             # first seed's major key or its relative minor, as the steered valence asks
             pieces[0] += 1
             key = auto_key(settings.aim(next_va).valence, settings.seed).name if settings.key == "auto" else settings.key
-            return notes_for(dataclasses.replace(settings, seed=settings.seed + pieces[0] - 1, key=key), next_va)
+            # the seeds go round: a take started at the top of the range keeps going
+            seed = (settings.seed + pieces[0] - 1) % (MAX_SEED + 1)
+            return notes_for(dataclasses.replace(settings, seed=seed, key=key), next_va)
 
         def on_piece(i, piece_va):
             if args.loop:

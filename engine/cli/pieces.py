@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..outputs import check_output_path, one_line
+from ..request import check_sections
 from .args import add_generation_args, override_va, settings_from
 from .output import emit
 
@@ -69,13 +70,18 @@ def check_image_path(p: str) -> None:
 def cmd_generate(args) -> int:
     images = list(args.image)
     others = images + ([args.prime] if args.prime else [])
-    out = check_output_path(args.out, inputs=others)  # before any work: never the picture, a FIFO or a device
+    soundfont = None
+    if args.wav:
+        from ..audio import Synth, find_soundfont
+
+        soundfont = find_soundfont(args.soundfont)  # an input too: neither output may replace it
+        others = others + [soundfont]
+    # before any work: never the picture, the phrase, the SoundFont, the model's files, a FIFO or a device
+    out = check_output_path(args.out, inputs=others, model_dir=args.model_dir)
     wav = None
     if args.wav:
-        from ..audio import Synth
-
-        wav = check_output_path(args.wav, inputs=others + [args.out])
-        Synth(args.soundfont).close()  # no SoundFont or synth: say so before the model runs
+        wav = check_output_path(args.wav, inputs=others + [args.out], model_dir=args.model_dir)
+        Synth(soundfont).close()  # no SoundFont or synth: say so before the model runs
     for p in images:
         check_image_path(p)
     if args.include_prime and not args.prime:
@@ -84,6 +90,8 @@ def cmd_generate(args) -> int:
     if va is not None and len(images) > 1:
         raise UsageError("several pictures make their own arc: leave out --valence/--arousal (or give --arc)")
     settings = settings_from(args)
+    if len(images) > 1:
+        check_sections(len(images), settings.bars)  # before any picture is read
     primer = None
     if args.prime:
         from ..primer import primer_from_midi
@@ -112,7 +120,7 @@ def cmd_generate(args) -> int:
     t, i = piece.target, encs[0].va
     also = ""
     if wav is not None:
-        obj["wav"] = str(piece.render(wav, args.soundfont))
+        obj["wav"] = str(piece.render(wav, soundfont))
         also = f" and {obj['wav']}"
     emit(args, obj, f"wrote {path}{also}: {len(piece.notes)} notes, {settings.bars} bars at {piece.tempo:g} BPM in {piece.key.name} "
          f"(image VA {i.valence:+.2f}/{i.arousal:+.2f}, target {t.valence:+.2f}/{t.arousal:+.2f}, {t.mood})")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib.util
 
 from ..errors import UsageError
-from ..training.args import add_arguments
 from .output import emit
 
 
@@ -14,8 +13,10 @@ def add_parsers(sub) -> None:
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_data)
 
+    from ..training.args import add_arguments  # torch-free, so `train --help` works on a base install
+
     t = sub.add_parser("train", help="train a model (needs the [train] extra)")
-    add_arguments(t)  # the argument list is torch-free, so --help works on a base install
+    add_arguments(t)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="write docs/RESULTS.md from runs/ (resumable), or with --musicality the "

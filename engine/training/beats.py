@@ -1,6 +1,6 @@
 """From MIDI notes to notes on a 16th-note grid in beats.
 
-Two kinds of input (see DESIGN.md, Timing):
+Two kinds of input (see docs/DESIGN.md, Timing):
 
 * **sequenced** files (VGMIDI, DAW exports): the ticks already are beats; we only round to
   the nearest 16th.

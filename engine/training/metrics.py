@@ -1,7 +1,7 @@
 """Evaluation metrics: the paper's MusPy metrics, and emotion-fidelity statistics.
 
 MusPy (pinned 0.5.0) computes the paper's metrics; we only convert notes to a
-``muspy.Music`` and choose the grid, as DESIGN.md specifies:
+``muspy.Music`` and choose the grid, as docs/DESIGN.md (Evaluation) specifies:
 
 * default grid: ``adjust_resolution(24)`` and ``groove_consistency(measure_resolution=96)``;
 * 16-steps-per-bar grid: resolution 4, ``measure_resolution=16`` (where groove consistency

@@ -17,7 +17,7 @@ fitted on the training pieces and stored with the weights. The exported ``decode
 takes them as an input of their own, which the runtime fills from the sidecar's map plus the
 piece's seeded offset (engine/controls.py).
 
-Which VA goes where (DESIGN.md, Model): in training the conditioning VA is the paired
+Which VA goes where (docs/DESIGN.md, Model): in training the conditioning VA is the paired
 piece's VA plus N(0, 0.05) noise, and the image VA head learns the image's own label. At
 inference the conditioning VA is the head's prediction, or the user's override.
 
