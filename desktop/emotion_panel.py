@@ -10,7 +10,7 @@ from PyQt6.QtCore import QSettings, Qt, pyqtSignal
 from PyQt6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from engine.events import VA
-from engine.request import DEFAULT_INTENSITY, MAX_INTENSITY, aim
+from engine.settings import DEFAULT_INTENSITY, MAX_INTENSITY, aim
 
 from .va_plane import Mark, VAPlane
 

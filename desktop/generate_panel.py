@@ -1,10 +1,14 @@
 """The *Generate* panel: the request's settings, Generate / Cancel, and the progress bar.
 
-Every range comes from ``engine.request``, so the app offers exactly what the engine accepts;
-``settings()`` builds the engine's ``GenerationSettings``, one per variation (the next seed
-each), and the engine validates them. With **Auto** tempo on, the request's tempo is None and
-the engine follows the target's arousal with ``default_tempo`` — the same rule this panel
-uses to show that tempo, so what the user sees is what the piece and its file carry.
+Its controls are made from ``engine.settings.SETTINGS``: each setting with a ``control`` gets its
+widget (a slider in hundredths, a spin box, a combo of its choices, a check box), label, tooltip,
+range and remembered value from its row, so the app offers exactly what the engine accepts and a
+new setting appears here without an edit. Three have the panel's own widgets: the tempo (with
+**Auto**), the key (24 keys and auto) and the seed (with a dice). ``settings()`` builds the
+engine's ``GenerationSettings``, one per variation (the next seed each), and the engine validates
+them. With **Auto** tempo on, the request's tempo is None and the engine follows the target's
+arousal with ``default_tempo`` — the same rule this panel uses to show that tempo, so what the
+user sees is what the piece and its file carry.
 """
 from __future__ import annotations
 
@@ -17,21 +21,17 @@ from PyQt6.QtWidgets import (
 )
 
 from engine.events import VA
-from engine.humanize import MAX_HUMANIZE
 from engine.keys import PITCH_CLASSES
-from engine.request import (
-    DEFAULT_BARS, DEFAULT_FORM, DEFAULT_SPREAD, DEFAULT_TEMPERATURE, DEFAULT_VARIETY, MAX_BARS, MAX_SEED, MAX_SPREAD,
-    MAX_TEMPERATURE, MAX_TEMPO, MAX_VARIETY, MIN_BARS, MIN_SPREAD, MIN_TEMPO, GenerationSettings, default_tempo,
-)
+from engine.settings import MAX_SEED, SETTINGS, GenerationSettings, Setting, default_tempo
 
 MAX_VARIATIONS = 8
 # QSpinBox holds a C int; the engine takes larger seeds, the app offers the first 2**31.
 MAX_SEED_SHOWN = min(MAX_SEED, 2**31 - 1)
 DICE_SEEDS = 99_999   # rolled seeds stay short enough to read out and type back
-DEFAULTS = {"bars": DEFAULT_BARS, "tempo": default_tempo(0.0), "auto_tempo": True, "key": "auto",
-            "temperature": DEFAULT_TEMPERATURE, "seed": 42, "variations": 3, "form": DEFAULT_FORM,
-            "humanize": 0, "variety": int(round(100 * DEFAULT_VARIETY)), "spread": int(round(100 * DEFAULT_SPREAD))}
-FORM_CHOICES = [("free", "Free"), ("phrases", "Phrases (A A′)")]
+FIRST_SEED = 42       # the app's first seed (the command line's is 0)
+VARIATIONS = 3
+CONTROLS = [s for s in SETTINGS if s.control is not None]
+FORM_LABELS = {"free": "Free", "phrases": "Phrases (A A′)"}  # choices' names in menus; others show as spelt
 
 
 def key_label(key: str) -> str:
@@ -56,6 +56,57 @@ def _hbox(*widgets: QWidget) -> QHBoxLayout:
     return row
 
 
+def make_control(s: Setting) -> QWidget:
+    """The widget of one setting's row (its range, tooltip and accessible name from the row)."""
+    if s.control == "slider":
+        w = QSlider(Qt.Orientation.Horizontal)
+        w.setRange(int(round(100 * s.lo)), int(round(100 * s.hi)))  # hundredths of the engine's value
+    elif s.control == "spin" and s.kind is int:
+        w = QSpinBox()
+        w.setRange(int(s.lo), int(s.hi))
+        if s.name == "bars":
+            w.setSuffix(" bars")
+    elif s.control == "spin":
+        w = QDoubleSpinBox()
+        w.setRange(s.lo, s.hi)
+        w.setSingleStep(0.05)
+        w.setDecimals(2)
+    elif s.control == "combo":
+        w = QComboBox()
+        for value in s.choices:
+            w.addItem(FORM_LABELS.get(value, value.capitalize()), value)
+    elif s.control == "check":
+        w = QCheckBox("In key only" if s.name == "scale_lock" else s.label)
+    else:
+        raise ValueError(f"setting {s.name}: no widget for control {s.control!r}")
+    w.setAccessibleName(s.label)
+    if s.tooltip:
+        w.setToolTip(s.tooltip)
+    return w
+
+
+def control_value(s: Setting, w: QWidget):
+    """The engine's value of a setting from its widget."""
+    if s.control == "slider":
+        return w.value() / 100
+    if s.control == "combo":
+        return w.currentData()
+    if s.control == "check":
+        return w.isChecked()
+    return round(w.value(), 3) if s.kind is float else w.value()
+
+
+def set_control(s: Setting, w: QWidget, value) -> None:
+    if s.control == "slider":
+        w.setValue(int(round(100 * value)))
+    elif s.control == "combo":
+        w.setCurrentIndex(max(0, w.findData(value)))
+    elif s.control == "check":
+        w.setChecked(bool(value))
+    else:
+        w.setValue(value)
+
+
 class GeneratePanel(QGroupBox):
     generateRequested = pyqtSignal()
     cancelRequested = pyqtSignal()
@@ -74,57 +125,37 @@ class GeneratePanel(QGroupBox):
         self.cancel_button.clicked.connect(self.cancelRequested)
 
     def _make_settings_widgets(self) -> None:
-        self.bars = QSpinBox()
-        self.bars.setRange(MIN_BARS, MAX_BARS)
-        self.bars.setSuffix(" bars")
-        self.tempo = QDoubleSpinBox()
-        self.tempo.setRange(MIN_TEMPO, MAX_TEMPO)
-        self.tempo.setDecimals(0)
-        self.tempo.setSuffix(" BPM")
-        self.auto_tempo = QToolButton()
-        self.auto_tempo.setText("Auto")
-        self.auto_tempo.setCheckable(True)
-        self.auto_tempo.setToolTip("Follow the target's arousal (calmer = slower)")
-        self.key = QComboBox()
-        for value, label in key_choices():
-            self.key.addItem(label, value)
-        self.key.setMaxVisibleItems(13)
-        self.temperature = QDoubleSpinBox()
-        self.temperature.setRange(0.0, MAX_TEMPERATURE)
-        self.temperature.setSingleStep(0.05)
-        self.temperature.setDecimals(2)
-        self.temperature.setToolTip("Lower: safer, more repetitive (0: always the likeliest note). "
-                                    "Higher: more surprising.")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, MAX_SEED_SHOWN)
-        self.dice = QToolButton()
-        self.dice.setText("⚄")
-        self.dice.setToolTip("New random seed")
-        self.dice.setAccessibleName("Random seed")
+        """One widget per setting with a control, kept as ``self.<name>`` (``self.controls``: the
+        table's ones); the tempo, key and seed widgets are the panel's own."""
+        self.controls: dict[str, QWidget] = {}
+        for s in CONTROLS:
+            if s.control == "tempo":
+                self.tempo = QDoubleSpinBox()
+                self.tempo.setRange(s.lo, s.hi)
+                self.tempo.setDecimals(0)
+                self.tempo.setSuffix(" BPM")
+                self.auto_tempo = QToolButton()
+                self.auto_tempo.setText("Auto")
+                self.auto_tempo.setCheckable(True)
+                self.auto_tempo.setToolTip("Follow the target's arousal (calmer = slower)")
+            elif s.control == "key":
+                self.key = QComboBox()
+                for value, label in key_choices():
+                    self.key.addItem(label, value)
+                self.key.setMaxVisibleItems(13)
+            elif s.control == "seed":
+                self.seed = QSpinBox()
+                self.seed.setRange(0, MAX_SEED_SHOWN)
+                self.dice = QToolButton()
+                self.dice.setText("⚄")
+                self.dice.setToolTip("New random seed")
+                self.dice.setAccessibleName("Random seed")
+            else:
+                self.controls[s.name] = make_control(s)
+                setattr(self, s.name, self.controls[s.name])
         self.n_variations = QSpinBox()
         self.n_variations.setRange(1, MAX_VARIATIONS)
         self.n_variations.setToolTip("Each variation uses the next seed; results are ranked by emotion fit")
-        self.form = QComboBox()
-        for value, label in FORM_CHOICES:
-            self.form.addItem(label, value)
-        self.form.setToolTip("Phrases: every second 4-bar phrase comes back, with a new last bar, as songs and loops do")
-        self.scale_lock = QCheckBox("In key only")
-        self.scale_lock.setToolTip("Scale lock: every note in the key's scale (the chosen key, the phrase's, or the automatic one)")
-        self.humanize = QSlider(Qt.Orientation.Horizontal)
-        self.humanize.setRange(0, 100)  # percent of the engine's 0..MAX_HUMANIZE
-        self.humanize.setAccessibleName("Humanize")
-        self.humanize.setToolTip("0: exactly on the grid. Up: a player's timing and touch — accents, "
-                                 "rolled chords, a few to a few tens of milliseconds off the grid")
-        self.variety = QSlider(Qt.Orientation.Horizontal)
-        self.variety.setRange(0, int(round(100 * MAX_VARIETY)))  # hundredths of the engine's variety
-        self.variety.setAccessibleName("Variety")
-        self.variety.setToolTip("How far each variation's density and loudness may stray from its mood's: "
-                                "0 every piece of a mood alike, the middle as much as real music varies")
-        self.spread = QSlider(Qt.Orientation.Horizontal)
-        self.spread.setRange(int(round(100 * MIN_SPREAD)), int(round(100 * MAX_SPREAD)))  # hundredths of the engine's spread
-        self.spread.setAccessibleName("Octave spread")
-        self.spread.setToolTip("How widely the notes spread over the octaves; the notes of the key and chord stay "
-                               "the model's. 100: the model's own register, narrower than real music's")
 
     def _make_action_widgets(self) -> None:
         self.generate_button = QPushButton("Generate")
@@ -140,11 +171,9 @@ class GeneratePanel(QGroupBox):
         g = QGridLayout(self)
         g.setHorizontalSpacing(10)
         g.setVerticalSpacing(8)
-        cells = [("Bars", self.bars), ("Tempo", _hbox(self.tempo, self.auto_tempo)), ("Key", self.key),
-                 ("Temperature", self.temperature), ("Seed", _hbox(self.seed, self.dice)),
-                 ("Variations", self.n_variations), ("Form", self.form),
-                 ("Humanize", self.humanize), ("Scale", self.scale_lock), ("Variety", self.variety),
-                 ("Spread", self.spread)]
+        own = {"tempo": _hbox(self.tempo, self.auto_tempo), "key": self.key, "seed": _hbox(self.seed, self.dice)}
+        cells = [(s.label, own.get(s.control) or self.controls[s.name]) for s in CONTROLS]
+        cells.insert(5, ("Variations", self.n_variations))
         for i, (name, w) in enumerate(cells):
             row, col = divmod(i, 3)
             lab = QLabel(name)
@@ -165,12 +194,9 @@ class GeneratePanel(QGroupBox):
     # --- the request ---------------------------------------------------------------------
     def settings(self, intensity: float = 1.0, arc: tuple[VA, ...] = ()) -> list[GenerationSettings]:
         """One request per variation. Raises ``SettingError`` (a ValueError) on a bad value."""
-        tempo = None if self.auto_tempo.isChecked() else float(self.tempo.value())
-        base = dict(bars=self.bars.value(), tempo=tempo, key=self.key.currentData(), arc=tuple(arc),
-                    scale_lock=self.scale_lock.isChecked(),
-                    temperature=round(self.temperature.value(), 3), form=self.form.currentData(), intensity=intensity,
-                    humanize=round(self.humanize.value() / 100 * MAX_HUMANIZE, 2), variety=self.variety.value() / 100,
-                    spread=self.spread.value() / 100)
+        base = {name: control_value(s, self.controls[name]) for s in CONTROLS if (name := s.name) in self.controls}
+        base.update(tempo=None if self.auto_tempo.isChecked() else float(self.tempo.value()),
+                    key=self.key.currentData(), arc=tuple(arc), intensity=intensity)
         return [GenerationSettings(seed=self.seed.value() + i, **base) for i in range(self.n_variations.value())]
 
     def follow_target(self, va: VA) -> None:
@@ -211,30 +237,51 @@ class GeneratePanel(QGroupBox):
             self.progress.setValue(pct)
 
     # --- remembered between runs ---------------------------------------------------------
+    # What each widget shows is kept (a slider's hundredths, a combo's choice), under
+    # "generate/<setting>"; a setting never saved starts at its row's default.
     def load(self, s: QSettings) -> None:
-        self.bars.setValue(s.value("generate/bars", DEFAULTS["bars"], type=int))
-        self.temperature.setValue(s.value("generate/temperature", DEFAULTS["temperature"], type=float))
-        self.seed.setValue(s.value("generate/seed", DEFAULTS["seed"], type=int))
-        self.n_variations.setValue(s.value("generate/variations", DEFAULTS["variations"], type=int))
-        self.key.setCurrentIndex(max(0, self.key.findData(s.value("generate/key", DEFAULTS["key"], type=str))))
-        self._set_tempo_quietly(s.value("generate/tempo", DEFAULTS["tempo"], type=float))
-        self.auto_tempo.setChecked(s.value("generate/autoTempo", DEFAULTS["auto_tempo"], type=bool))
-        self.form.setCurrentIndex(max(0, self.form.findData(s.value("generate/form", DEFAULTS["form"], type=str))))
-        self.humanize.setValue(s.value("generate/humanize", DEFAULTS["humanize"], type=int))
-        self.scale_lock.setChecked(s.value("generate/scaleLock", False, type=bool))
-        self.variety.setValue(s.value("generate/variety", DEFAULTS["variety"], type=int))
-        self.spread.setValue(s.value("generate/spread", DEFAULTS["spread"], type=int))
+        for row in CONTROLS:
+            if row.name in self.controls:
+                w = self.controls[row.name]
+                set_control(row, w, row.default)
+                if s.contains(f"generate/{row.name}"):
+                    _set_shown(row, w, s.value(f"generate/{row.name}"))
+        self.seed.setValue(s.value("generate/seed", FIRST_SEED, type=int))
+        self.n_variations.setValue(s.value("generate/variations", VARIATIONS, type=int))
+        self.key.setCurrentIndex(max(0, self.key.findData(s.value("generate/key", "auto", type=str))))
+        self._set_tempo_quietly(s.value("generate/tempo", default_tempo(0.0), type=float))
+        self.auto_tempo.setChecked(s.value("generate/autoTempo", True, type=bool))
 
     def save(self, s: QSettings) -> None:
-        s.setValue("generate/bars", self.bars.value())
+        for row in CONTROLS:
+            if row.name in self.controls:
+                s.setValue(f"generate/{row.name}", _shown(row, self.controls[row.name]))
         s.setValue("generate/tempo", self.tempo.value())
         s.setValue("generate/autoTempo", self.auto_tempo.isChecked())
         s.setValue("generate/key", self.key.currentData())
-        s.setValue("generate/temperature", self.temperature.value())
         s.setValue("generate/seed", self.seed.value())
         s.setValue("generate/variations", self.n_variations.value())
-        s.setValue("generate/form", self.form.currentData())
-        s.setValue("generate/humanize", self.humanize.value())
-        s.setValue("generate/scaleLock", self.scale_lock.isChecked())
-        s.setValue("generate/variety", self.variety.value())
-        s.setValue("generate/spread", self.spread.value())
+
+
+def _shown(row: Setting, w: QWidget):
+    """What a setting's widget shows, as it is remembered."""
+    if row.control == "combo":
+        return w.currentData()
+    if row.control == "check":
+        return w.isChecked()
+    return w.value()
+
+
+def _set_shown(row: Setting, w: QWidget, value) -> None:
+    """Show a remembered value (QSettings may hand back text, as an INI file holds it)."""
+    try:
+        if row.control == "combo":
+            w.setCurrentIndex(max(0, w.findData(str(value))))
+        elif row.control == "check":
+            w.setChecked(value if isinstance(value, bool) else str(value).lower() in ("true", "1"))
+        elif isinstance(w, QDoubleSpinBox):
+            w.setValue(float(value))
+        else:
+            w.setValue(int(float(value)))
+    except (TypeError, ValueError):  # a hand-edited or foreign config: keep the default
+        pass

@@ -402,14 +402,10 @@ class MainWindow(QMainWindow):
         """Compose the variation again as it plays (same request, so the same music until the
         target moves), each bar just ahead of playback, following the plane from the next bar."""
         rt = self.worker.runtime
-        job = self.job
-        encoding = job.encoding if job is not None and job.encoding is not None else rt.blank()
-        primer = job.primer if job is not None else None
-        prime = primer.tokens(v.settings.key_for(v.target).mode, rt.config["block_size"]) if primer else ()
         self._steer_va = None
         pacer = Pacer()
         self.steering = Steering(v.settings, lambda: self._steer_va, pacer).for_piece(1, v.target)
-        notes = rt.notes(v.settings, encoding, v.target, steer=self.steering, prime=prime)
+        notes = rt.stream_notes(v.piece.plan, steer=self.steering)
         return self.player.play(notes, v.tempo, pacer=pacer)
 
     def _steer_to(self, va: VA) -> None:

@@ -296,15 +296,14 @@ class EngineThread(QThread):
         try:
             for i, s in enumerate(job.settings):
                 tokens: list[int] = []   # kept so the variation's Piece is the engine's, tokens included
-                prime = job.primer.tokens(s.key_for(job.target).mode, rt.config["block_size"]) if job.primer else ()
-                gen = rt.notes(s, encoding, job.target, tokens_out=tokens, prime=prime)
+                plan = rt.plan(s, [encoding], va=job.target, primer=job.primer)
+                gen = rt.stream_notes(plan, tokens)
                 notes = self._sample(jid, job, i, gen, progress)
                 if job.cancel.is_set():
                     self.generationCancelled.emit(jid)
                     return
                 progress.done(s.beats)
-                piece = Piece(tuple(notes), s, job.target, image=encoding.image, model=rt.model_id,
-                              tokens=tuple(tokens), primer=job.primer)
+                piece = plan.piece(notes, tokens)
                 v = Variation(i, piece, judge_piece(piece, rt.judge))
                 results.append(v)
                 self.variationReady.emit(jid, v)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .errors import UsageError
-from .request import DEFAULT_SPREAD, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, GenerationSettings
+from .settings import DEFAULT_SPREAD, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, GenerationSettings
 from .runtime import Runtime
 from .sampling import SamplingSettings, TokenStream
 

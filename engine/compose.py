@@ -14,30 +14,21 @@ notes returned are the continuation's, from beat 0.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .dynamics import shape_dynamics
-from .events import BEATS_PER_BAR, VA, NoteEvent
-from .humanize import humanize
+from .events import BEATS_PER_BAR, VA, BarAim, NoteEvent, Steer
+from .humanize import perform
 from .keys import transpose_from_reference
-from .request import GenerationSettings, Piece
+from .request import Piece, Plan
+from .settings import GenerationSettings
 from .sampling import SamplingSettings, Stepper, TokenStream, phrase_plan
 from .tokens import BAR
-
-
-@dataclass(frozen=True)
-class BarAim:
-    """What one bar is composed for: an aimed VA and, when the picture changes, its memory."""
-
-    va: VA
-    memory: object | None = None
 
 
 REFOCUS_AT = 0.4    # |Δvalence| + |Δarousal| since the last turn that makes the model let go of its context
 REFOCUS_BARS = 1    # the bars of context it keeps then
 KEY_PULL = 1.0  # a continuation leans toward the primer's key (engine.sampling.key_pull_bias)
-Steer = Callable[[int], "BarAim | None"]  # bar of the new music (0-based) → its aim, or None: as before
 
 
 def sampling_settings(settings: GenerationSettings, target: VA, prime: tuple[int, ...] = ()) -> SamplingSettings:
@@ -63,7 +54,7 @@ def compose_notes(stepper_for: Callable[[VA], Stepper], settings: GenerationSett
     token (for token error rates)."""
     end = settings.beats
     grid = shape_dynamics(_grid_notes(stepper_for, settings, target, tokens_out, steer, prime), settings.dynamics)
-    played = humanize(grid, settings.humanize, settings.seed, settings.tempo_for(target))
+    played = perform(grid, settings, settings.tempo_for(target))
     for n in played:
         if n.start >= end:  # pushed past the last bar line by a late hand: cut, as the clip is
             continue
@@ -103,9 +94,8 @@ def _grid_notes(stepper_for, settings: GenerationSettings, target: VA, tokens_ou
         yield from transpose_from_reference(notes, key)
 
 
-def compose(stepper_for: Callable[[VA], Stepper], settings: GenerationSettings, target: VA, *, image: str | None = None,
-            model: str | None = None, steer: Steer | None = None, prime: tuple[int, ...] = ()) -> Piece:
-    """A whole piece at once."""
+def compose(stepper_for: Callable[[VA], Stepper], plan: Plan) -> Piece:
+    """A whole piece at once, as ``plan`` asks (its steering, its phrase)."""
     tokens: list[int] = []
-    notes = tuple(compose_notes(stepper_for, settings, target, tokens, steer=steer, prime=prime))
-    return Piece(notes, settings, target, image=image, model=model, tokens=tuple(tokens))
+    notes = tuple(compose_notes(stepper_for, plan.settings, plan.target, tokens, steer=plan.steer, prime=plan.prime))
+    return plan.piece(notes, tokens)

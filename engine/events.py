@@ -6,6 +6,7 @@ same events can go to a ``.mid`` file, a live port at any tempo, or a DAW's cloc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 QUADRANT_NAMES = {1: "excited", 2: "tense", 3: "sad", 4: "calm"}
 BEATS_PER_BAR = 4              # every piece is in 4/4
@@ -62,3 +63,14 @@ class NoteEvent:
 
     def transposed(self, semitones: int) -> "NoteEvent":
         return NoteEvent(self.pitch + semitones, self.velocity, self.start, self.duration, self.channel)
+
+
+@dataclass(frozen=True)
+class BarAim:
+    """What one bar is composed for: an aimed VA and, when the picture changes, its memory."""
+
+    va: VA
+    memory: object | None = None
+
+
+Steer = Callable[[int], "BarAim | None"]  # bar of the new music (0-based) → its aim, or None: as before

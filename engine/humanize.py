@@ -102,3 +102,9 @@ def humanize(notes: Iterable[NoteEvent], amount: float, seed: int, tempo: float)
         chord.append(n)
     if chord:
         yield from _play_chord(chord, amount, seed, drift, ms)
+
+
+def perform(notes: Iterable[NoteEvent], settings, tempo: float) -> Iterator[NoteEvent]:
+    """The grid's notes (in start order) as the request's performance settings play them
+    (``humanize``), at ``tempo`` BPM: every timing setting is applied here, in one place."""
+    return humanize(notes, settings.humanize, settings.seed, tempo)

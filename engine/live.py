@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, VA, NoteEvent
+from .events import BEATS_PER_BAR, VA, NoteEvent
+from .request import Plan
 from .scheduler import Scheduler, Sent, Shift
 
 
@@ -183,36 +184,27 @@ class LiveStream:
             self.scheduler.finish()
 
 
-def stream(notes: Iterable[NoteEvent], *, port=None, port_name: str = "Synesthete",
-           connect: str | None = None, api: str = "auto", tempo: float = 120.0,
-           sync: bool = False, midi_in=None, next_piece: Callable[[VA], Iterable[NoteEvent]] | None = None,
-           va: VA | None = None, piece_beats: float | None = None, also_write: str | Path | None = None,
-           write_settings: dict | None = None, write_key: str | None = None, lookahead: float = 0.15, channel: int | None = None,
-           velocity_scale: float = 1.0, program: int | None = None, handle_signals: bool = False,
-           stop_event: threading.Event | None = None, sync_timeout: float | None = None,
-           on_note: Callable[[NoteEvent], None] | None = None,
-           on_piece: Callable[[int, VA | None], None] | None = None, clock=None, pacer=None) -> StreamResult:
-    """Play ``notes`` live (generating while playing) and return what was played.
+def stream(plan: Plan, port, notes: Iterable[NoteEvent], *, sync: bool = False, midi_in=None, clock=None,
+           next_piece: Callable[[VA], Iterable[NoteEvent]] | None = None, also_write: str | Path | None = None,
+           handle_signals: bool = False, stop_event: threading.Event | None = None,
+           sync_timeout: float | None = None, on_note: Callable[[NoteEvent], None] | None = None,
+           on_piece: Callable[[int, VA | None], None] | None = None, pacer=None,
+           lookahead: float = 0.15) -> StreamResult:
+    """Play ``notes`` — the planned piece, generated while it plays — on ``port`` at the plan's tempo,
+    and return what was played. The caller opens and closes the port (``with``).
 
-    Opens (and closes) the output port unless ``port`` is given. ``also_write`` saves exactly
-    what was played as a ``.mid`` (even after a stop), with ``write_key`` (a MIDI key-signature
-    name) and ``write_settings`` (the regeneration metadata); where it cannot go, ``OutputError`` comes
-    before anything plays. A ``PortError`` from the port is raised after the port has been
-    silenced and closed. ``stop_event`` (set from any thread) and,
-    with ``handle_signals``, SIGINT/SIGTERM end the stream cleanly. ``clock`` (e.g. a
-    ``LinkSync``) drives the timeline instead of ``midi_in``'s MIDI clock.
+    ``also_write`` saves exactly what was played as the plan's ``.mid`` (even after a stop), the
+    same writer as ``generate``'s; where it cannot go, ``OutputError`` comes before anything plays.
+    A ``PortError`` from the port is raised after the port has been silenced. ``stop_event`` (set
+    from any thread) and, with ``handle_signals``, SIGINT/SIGTERM end the stream cleanly. ``clock``
+    (e.g. a ``LinkSync``) drives the timeline instead of ``midi_in``'s MIDI clock.
     """
     from .outputs import check_output_path
-    from .ports import open_output
 
     if also_write is not None:  # a take that cannot be saved must fail before it is played
         check_output_path(also_write)
-    own_port = port is None
-    if own_port:
-        port = open_output(port_name, connect=connect, api=api)
-    live = LiveStream(notes, port, tempo=tempo, sync=sync, midi_in=midi_in, next_piece=next_piece,
-                      va=va, piece_beats=piece_beats, lookahead=lookahead, channel=channel,
-                      velocity_scale=velocity_scale, program=program, on_note=on_note,
+    live = LiveStream(notes, port, tempo=plan.tempo, sync=sync, midi_in=midi_in, next_piece=next_piece,
+                      va=plan.target, piece_beats=plan.settings.beats, lookahead=lookahead, on_note=on_note,
                       on_piece=on_piece, clock=clock, pacer=pacer)
     old_handlers = {}
     if handle_signals and threading.current_thread() is threading.main_thread():
@@ -233,12 +225,8 @@ def stream(notes: Iterable[NoteEvent], *, port=None, port_name: str = "Synesthet
         live.close(2.0)
         for sig, h in old_handlers.items():
             signal.signal(sig, h)
-        if own_port:
-            port.close()
     if also_write is not None and result.played:
-        from .midi_io import write_midi
-        result.written = write_midi(result.played, also_write, tempo=min(MAX_TEMPO, max(MIN_TEMPO, tempo)),
-                                    key=write_key, settings=write_settings)
+        result.written = plan.piece(result.played).write(also_write)
     if result.error is not None:
         raise result.error
     return result

@@ -2,9 +2,11 @@
 
     rt = Runtime.load()                           # the shipped model (engine/models/)
     enc = rt.encode("photo.jpg")                  # Encoding: image memory + the VA it reads
-    for note in rt.notes(GenerationSettings(bars=8, seed=1), enc):
+    plan = rt.plan(GenerationSettings(bars=8, seed=1), [enc])   # the request, resolved once
+    for note in rt.stream_notes(plan):
         ...                                       # NoteEvents, as soon as each is sampled
-    piece = rt.compose(GenerationSettings(seed=2), enc, VA(0.5, -0.3))   # a whole Piece
+    piece = rt.piece(plan)                        # a whole Piece
+    piece = rt.compose(GenerationSettings(seed=2), enc, VA(0.5, -0.3))   # research shorthand
 
 The runtime keeps no state between calls: an ``Encoding`` is a value the caller holds, so N
 variations of one picture share one encoding. Providers: CUDA when onnxruntime-gpu finds a
@@ -13,7 +15,6 @@ are created once and may serve several generations at a time (each has its own K
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -25,14 +26,15 @@ from typing import Iterator
 import numpy as np
 
 from . import calibration
-from .compose import BarAim, Steer, compose, compose_notes
+from .compose import compose, compose_notes
 from .controls import Controls
 from .errors import ModelError
-from .events import VA, NoteEvent
+from .events import VA, NoteEvent, Steer
 from .image_stats import VAHead
 from .images import load_image, preprocess
 from .outputs import ENV_MODEL_DIR, MODEL_DIR
-from .request import GenerationSettings, Piece, check_sections
+from .request import Piece, Plan, make_plan
+from .settings import GenerationSettings
 
 __all__ = ["Runtime", "Encoding", "ModelError", "OrtStepper", "MODEL_DIR", "MODEL_VERSION", "sha256_file"]
 
@@ -285,37 +287,32 @@ class Runtime:
         return OrtStepper(self.prep, self.decoder, encoding.memory, np.array([target.valence, target.arousal]), self.config,
                           self.controls, self.control_offset(settings))
 
+    def plan(self, settings: GenerationSettings, encodings=(), **request) -> Plan:
+        """The request resolved once (``engine.request.make_plan``), with this model's window and id:
+        ``va``, ``primer``, ``tempo`` (a clock that rules) and ``include_primer`` as keywords."""
+        return make_plan(settings, encodings, model=self.model_id, window=self.config["block_size"], **request)
+
+    def stream_notes(self, plan: Plan, tokens_out: list | None = None, *, steer: Steer | None = None) -> Iterator[NoteEvent]:
+        """Notes of the planned piece as they are sampled, in its key; ``steer`` (live) re-aims each
+        bar, else the plan's own steering (several pictures) does."""
+        encoding = plan.encoding if plan.encoding is not None else self.blank()
+        return compose_notes(lambda va: self.stepper(encoding, va, plan.settings), plan.settings, plan.target,
+                             tokens_out, steer=steer or plan.steer, prime=plan.prime)
+
+    def piece(self, plan: Plan) -> Piece:
+        """The planned piece, whole (``generate``)."""
+        encoding = plan.encoding if plan.encoding is not None else self.blank()
+        return compose(lambda va: self.stepper(encoding, va, plan.settings), plan)
+
+    # research shorthands: one picture, one target, the plan made here
     def notes(self, settings: GenerationSettings, encoding: Encoding, target: VA | None = None,
-              tokens_out: list | None = None, *, steer: Steer | None = None, prime: tuple[int, ...] = ()) -> Iterator[NoteEvent]:
-        """Notes of one piece as they are sampled, in the resolved key. ``target`` defaults to the
-        picture's VA; ``steer`` re-aims each bar (live), ``prime`` is a phrase to continue
-        (``engine.primer``)."""
-        target = target or encoding.va
-        return compose_notes(lambda va: self.stepper(encoding, va, settings), settings, target, tokens_out, steer=steer, prime=prime)
+              tokens_out: list | None = None) -> Iterator[NoteEvent]:
+        """``stream_notes`` of the plan for ``encoding`` aimed at ``target`` (default: its VA)."""
+        return self.stream_notes(self.plan(settings, [encoding], va=target), tokens_out)
 
-    def compose(self, settings: GenerationSettings, encoding: Encoding, target: VA | None = None, *,
-                steer: Steer | None = None, prime: tuple[int, ...] = ()) -> Piece:
-        """A whole piece at once (``generate``)."""
-        target = target or encoding.va
-        return compose(lambda va: self.stepper(encoding, va, settings), settings, target, image=encoding.image, model=self.model_id,
-                       steer=steer, prime=prime)
-
-    def sections(self, encodings: list[Encoding], settings: GenerationSettings) -> tuple[GenerationSettings, VA, Steer]:
-        """Several pictures in one piece: one section per picture (bars split evenly, in order),
-        the emotion moving through their VAs as an arc (unless the settings carry one). Returns
-        the settings with that arc, the first target, and the steering that changes picture
-        where each section begins; hand them to ``notes``/``compose`` with ``encodings[0]``."""
-        if len(encodings) < 2:
-            raise ValueError("sections need two or more pictures")
-        check_sections(len(encodings), settings.bars)
-        if not settings.arc:
-            settings = dataclasses.replace(settings, arc=tuple(e.va for e in encodings))
-        n, bars = len(encodings), settings.bars
-
-        def steer(bar: int) -> BarAim:
-            return BarAim(settings.bar_aim(encodings[0].va, bar), encodings[min(n - 1, bar * n // bars)].memory)
-
-        return settings, settings.bar_aim(encodings[0].va, 0), steer
+    def compose(self, settings: GenerationSettings, encoding: Encoding, target: VA | None = None) -> Piece:
+        """``piece`` of the plan for ``encoding`` aimed at ``target`` (default: its VA)."""
+        return self.piece(self.plan(settings, [encoding], va=target))
 
     @property
     def model_id(self) -> str | None:

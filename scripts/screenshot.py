@@ -96,7 +96,7 @@ def main() -> int:
     pump(lambda: w.emotion.image_va is not None, 30, "the picture")
     w.emotion.set_user_target(VA(*args.target))  # what a drag on the plane does
     if args.arc:  # what Draw arc and a drag on the plane do
-        from engine.request import parse_arc
+        from engine.settings import parse_arc
 
         arc = parse_arc(args.arc)
         w.emotion.arc_button.setChecked(True)

@@ -28,7 +28,7 @@ from desktop.app import make_settings  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
 from engine.audio import AudioError  # noqa: E402
 from engine.events import VA  # noqa: E402
-from engine.request import DEFAULT_SPREAD, GenerationSettings  # noqa: E402
+from engine.settings import DEFAULT_SPREAD, GenerationSettings  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
 from test_audio import ClockSink, needs_synth  # noqa: E402
 
@@ -510,7 +510,7 @@ def test_a_dropped_phrase_is_continued_in_its_key_and_tempo(make_window, qtbot, 
     assert w.image_label == "coffee.jpg"   # the picture stays
     generate(qtbot, w, bars=2, variations=1)
     v = w.selected()
-    assert v.piece.primer is not None and v.key_name == "D" and v.tempo == 96
+    assert v.piece.plan.primer is not None and v.key_name == "D" and v.tempo == 96
     assert v.piece.metadata()["prime"] == "phrase.mid"
     QTest.mouseClick(w.picture.clear_phrase_button, Qt.MouseButton.LeftButton)
     assert w.primer is None and w.picture.clear_phrase_button.isHidden()

@@ -244,7 +244,7 @@ def test_variety_lets_pieces_of_one_mood_differ_in_how_busy_and_loud_they_are():
     import numpy as np
 
     from engine.events import VA
-    from engine.request import DEFAULT_VARIETY, GenerationSettings
+    from engine.settings import DEFAULT_VARIETY, GenerationSettings
     from engine.runtime import Runtime
     from engine.training.metrics import spearman
 

@@ -11,7 +11,7 @@ import pytest
 from engine.events import VA
 from engine.keys import estimate_key, parse_key
 from engine.primer import PrimerError, primer_from_midi
-from engine.request import GenerationSettings, arc_point, parse_arc
+from engine.settings import GenerationSettings, arc_point, parse_arc
 from engine.runtime import Runtime
 from test_cli import EXAMPLE, assert_one_line_error, run
 
@@ -179,7 +179,8 @@ def test_a_long_primer_keeps_its_last_bars_within_the_window(tmp_path, rt):
     assert primer.bars == 64
     toks = primer.tokens("major", rt.config["block_size"])
     assert 0 < len(toks) <= rt.config["block_size"] // 2 and toks.count(5) < 64
-    piece = rt.compose(primer.settle(GenerationSettings(bars=2, seed=0)), rt.blank(), VA(0, 0), prime=toks)
+    piece = rt.piece(rt.plan(GenerationSettings(bars=2, seed=0), [rt.blank()], va=VA(0, 0), primer=primer))
+    assert piece.plan.prime == toks  # the plan keeps the phrase's last bars, as read here
     assert piece.notes and max(n.end for n in piece.notes) <= 8
 
 

@@ -74,7 +74,7 @@ def test_the_shipped_model_plays_the_same_notes_with_its_loudness_placed_inside_
     from pathlib import Path
 
     from engine.events import VA
-    from engine.request import DEFAULT_DYNAMICS, GenerationSettings
+    from engine.settings import DEFAULT_DYNAMICS, GenerationSettings
     from engine.runtime import Runtime
 
     rt = Runtime.load()

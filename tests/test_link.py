@@ -313,8 +313,11 @@ DRIVER = textwrap.dedent("""
         @classmethod
         def load(cls, model_dir=None): return cls()
         def encode(self, path): return Encoding()
-        def notes(self, settings, encoding, target=None, **options):
-            for i in range(settings.bars * 4):
+        def plan(self, settings, encodings=(), **request):
+            from engine.request import make_plan
+            return make_plan(settings, encodings, model=self.model_id, **request)
+        def stream_notes(self, plan, tokens_out=None, *, steer=None):
+            for i in range(plan.settings.bars * 4):
                 time.sleep(0.01)
                 yield NoteEvent(60 + i % 12, 90, float(i), 4.0)
 

@@ -24,6 +24,7 @@ from engine.live import LiveStream, stream  # noqa: E402
 from engine.midi_in import MidiIn  # noqa: E402
 from engine.midi_io import read_midi  # noqa: E402
 from engine.ports import PortError, list_ports, open_output  # noqa: E402
+from engine.request import GenerationSettings, Plan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -129,7 +130,7 @@ def test_notes_arrive_once_in_order_on_time(jack_server, tmp_path):
         assert port.api == "jack" and port.virtual
         rec = Receiver(f"{name}:")
         try:
-            res = stream(model(notes, delay=0.005), port=port, tempo=180,
+            res = stream(Plan(GenerationSettings(tempo=180), VA(0.0, 0.0)), port, model(notes, delay=0.005),
                          also_write=tmp_path / "take.mid")
             wait_for(lambda: any(m.type == "control_change" for m, _ in rec.messages()), 2)
         finally:
@@ -212,8 +213,11 @@ DRIVER = textwrap.dedent("""
         @classmethod
         def load(cls, model_dir=None): return cls()
         def encode(self, path): return Encoding()
-        def notes(self, settings, encoding, target=None, tokens_out=None, *, steer=None, prime=()):
-            for i in range(settings.bars * 4):
+        def plan(self, settings, encodings=(), **request):
+            from engine.request import make_plan
+            return make_plan(settings, encodings, model=self.model_id, **request)
+        def stream_notes(self, plan, tokens_out=None, *, steer=None):
+            for i in range(plan.settings.bars * 4):
                 time.sleep(0.01)
                 yield NoteEvent(60 + i % 12, 90, float(i), 4.0)  # overlapping long notes
 

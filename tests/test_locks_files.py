@@ -19,7 +19,7 @@ from engine.cli import main
 from engine.events import NoteEvent
 from engine.midi_io import MAX_EVENTS, MAX_NOTES, MidiError, read_messages, read_midi, write_midi
 from engine.primer import MAX_BARS, PrimerError, primer_from_midi, primer_from_notes
-from engine.request import MAX_ARC_POINTS, MAX_SEED
+from engine.settings import MAX_ARC_POINTS, MAX_SEED
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "coffee.jpg"

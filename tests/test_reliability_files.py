@@ -3,11 +3,8 @@ read-only place or a name too long; the mode of written files; pictures that wou
 memory or are not files at all (issue 16). Every case is made by the test itself."""
 from __future__ import annotations
 
-import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -94,43 +91,25 @@ def test_written_files_get_the_umask_mode_and_a_replaced_file_keeps_its_own(tmp_
 
 
 def test_stream_refuses_an_unwritable_also_write_before_playing(tmp_path):
+    from engine.events import VA
     from engine.live import stream
     from engine.ports import OutputPort
+    from engine.request import GenerationSettings, Plan
+
+    PLAN = Plan(GenerationSettings(), VA(0.0, 0.0))
 
     sent = []
     port = OutputPort("fake", sent.append)
     with pytest.raises(OutputError, match="cannot write a file in this directory"):
-        stream([NoteEvent(60, 90, 0.0, 0.1)], port=port, also_write="/proc/take.mid")
+        stream(PLAN, port, [NoteEvent(60, 90, 0.0, 0.1)], also_write="/proc/take.mid")
     fifo = tmp_path / "take.mid"
     os.mkfifo(fifo)
     with pytest.raises(OutputError, match="FIFO"):
-        stream([NoteEvent(60, 90, 0.0, 0.1)], port=port, also_write=fifo)
+        stream(PLAN, port, [NoteEvent(60, 90, 0.0, 0.1)], also_write=fifo)
     assert sent == []  # not one note played
 
 
 # --- pictures --------------------------------------------------------------------------------
-MEMORY_PROBE = r"""
-import json, resource, sys
-limit = int(sys.argv[1])
-resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-from PIL import Image
-from engine.images import ImageError, load_image, preprocess
-out = {}
-for path in sys.argv[2:]:
-    try:
-        x = preprocess(load_image(path), 224, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
-        out[path] = list(x.shape)
-    except ImageError as e:
-        out[path] = str(e)
-try:  # the app and training hand PIL images straight to preprocess
-    preprocess(Image.new("RGB", (1, 40000)), 224, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
-    out["direct"] = "accepted"
-except ImageError as e:
-    out["direct"] = str(e)
-print(json.dumps(out))
-"""
-
-
 def test_fifo_device_and_newline_paths_get_one_line_that_names_the_problem(tmp_path):
     fifo = tmp_path / "pic.jpg"
     os.mkfifo(fifo)

@@ -20,6 +20,7 @@ import pytest
 from engine.events import VA, NoteEvent
 from engine.midi_in import ClockTracker, MidiIn, split_messages
 from engine.ports import OutputPort, PortError, PortNotFound
+from engine.request import GenerationSettings, Plan
 from engine.scheduler import Scheduler
 
 rtmidi = pytest.importorskip("rtmidi")
@@ -453,8 +454,8 @@ def test_a_dead_input_thread_stops_playback_with_one_clear_error(jack_server):
         try:
             why = f"MIDI input '{in_name}' stopped working .RuntimeError: driver gone."
             with pytest.raises(PortError, match=why) as e:
-                stream(iter(notes), port=port, tempo=120, midi_in=mi, next_piece=lambda va: None,
-                       va=VA(0, 0))
+                stream(Plan(GenerationSettings(tempo=120), VA(0, 0)), port, iter(notes), midi_in=mi,
+                       next_piece=lambda va: None)
             time.sleep(0.1)
             assert "\n" not in str(e.value)
             assert len(rec.note_ons()) < 20 and not rec.sounding()

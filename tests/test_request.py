@@ -6,8 +6,8 @@ import pytest
 from engine.errors import SettingError
 from engine.events import VA, NoteEvent
 from engine.keys import auto_key
-from engine.request import (DEFAULT_DYNAMICS, DEFAULT_SPREAD, DEFAULT_VARIETY, MAX_BARS, MAX_SPREAD, MAX_VARIETY, MIN_SPREAD, GenerationSettings,
-                            Judged, Piece, default_tempo, rank_by_fit)
+from engine.request import Judged, Plan, rank_by_fit
+from engine.settings import (MAX_SEED, DEFAULT_DYNAMICS, DEFAULT_SPREAD, DEFAULT_VARIETY, MAX_BARS, MAX_SPREAD, MAX_VARIETY, MIN_SPREAD, GenerationSettings, default_tempo)
 
 
 @pytest.mark.parametrize("field,value", [("bars", 0), ("bars", MAX_BARS + 1), ("bars", 2.5), ("tempo", 19.9), ("tempo", math.nan),
@@ -43,7 +43,7 @@ def test_an_explicit_key_keeps_its_spelling(asked, name, tonic, mode):
 
 def test_a_piece_carries_what_regenerates_it():
     s = GenerationSettings(bars=2, key="C#", seed=3, form="phrases", intensity=1.0)
-    p = Piece((NoteEvent(61, 80, 0.0, 1.0),), s, VA(0.5, -0.25), image="x.jpg", model="abc")
+    p = Plan(s, VA(0.5, -0.25), images=("x.jpg",), model="abc").piece([NoteEvent(61, 80, 0.0, 1.0)])
     assert p.tempo == 99.0 and p.seconds == pytest.approx(8 * 60 / 99)
     assert p.metadata() == {"image": "x.jpg", "bars": 2, "tempo": 99.0, "key": "C#", "seed": 3, "temperature": 1.0,
                             "top_p": 0.95, "form": "phrases", "intensity": 1.0, "humanize": 0.0, "expression": 1.0, "variety": DEFAULT_VARIETY,
@@ -73,7 +73,7 @@ def test_spread_is_checked_and_kept_with_the_piece():
 
 def test_ranking_puts_the_closest_emotion_first_and_keeps_order_on_ties():
     s = GenerationSettings()
-    pieces = [Piece((), s, VA(0.5, 0.5)) for _ in range(3)]
+    pieces = [Plan(s, VA(0.5, 0.5)).piece(()) for _ in range(3)]
     judged = [Judged(pieces[0], VA(-0.5, 0.5)), Judged(pieces[1], VA(0.4, 0.5)), Judged(pieces[2], None)]
     assert [j.piece is pieces[i] for j, i in zip(rank_by_fit(judged), (1, 0, 2))] == [True, True, True]
     assert rank_by_fit(judged)[-1].fit == math.inf
@@ -90,3 +90,42 @@ def test_intensity_scales_the_aim_from_the_centre_and_everything_follows_the_aim
     assert GenerationSettings(intensity=0.5).metadata(t)["intensity"] == 0.5
     with pytest.raises(SettingError):
         GenerationSettings(intensity=2.5)
+
+
+def test_a_clock_that_rules_sets_the_tempo_of_the_timing_and_of_the_file():
+    """``stream --link``: the session's tempo replaces the arousal's in the plan, so humanizing turns
+    milliseconds into beats at it and the take's metadata records it (it once kept the old tempo)."""
+    from pathlib import Path
+
+    from engine.runtime import Runtime
+
+    rt = Runtime.load()
+    enc = rt.encode(Path(__file__).resolve().parents[1] / "examples" / "coffee.jpg")
+    s = GenerationSettings(bars=2, seed=4, humanize=0.8)
+    linked = rt.plan(s, [enc], tempo=97.0)
+    assert linked.tempo == 97.0 and linked.metadata()["tempo"] == 97.0
+    asked = rt.plan(GenerationSettings(bars=2, seed=4, humanize=0.8, tempo=97.0), [enc])
+    assert list(rt.stream_notes(linked)) == list(rt.stream_notes(asked))
+    own = rt.plan(s, [enc])
+    assert own.tempo != 97.0 and list(rt.stream_notes(own)) != list(rt.stream_notes(linked))
+
+
+def test_a_plan_resolves_the_phrase_the_pictures_and_the_loop_once():
+    from engine.primer import primer_from_notes
+
+    primer = primer_from_notes([NoteEvent(62, 80, i * 0.5, 0.5) for i in range(8)], 90.0, "p.mid")
+    plan = Plan(GenerationSettings(seed=MAX_SEED), VA(0.6, 0.2))
+    nxt = plan.next_piece(2, VA(-0.8, 0.0))
+    assert nxt.settings.seed == 0 and nxt.target == VA(-0.8, 0.0) and nxt.prime == ()
+    assert nxt.key.mode == "minor" and auto_key(0.5, MAX_SEED).tonic in {nxt.key.tonic, (nxt.key.tonic + 3) % 12}
+    from engine.request import make_plan
+
+    class Enc:
+        def __init__(self, va, image):
+            self.va, self.image, self.memory = va, image, object()
+
+    p = make_plan(GenerationSettings(bars=4), [Enc(VA(0.5, 0.5), "a.jpg"), Enc(VA(-0.5, -0.5), "b.jpg")],
+                  primer=primer, window=512)
+    assert p.settings.arc == (VA(0.5, 0.5), VA(-0.5, -0.5)) and p.images == ("a.jpg", "b.jpg")
+    assert p.settings.tempo == 90.0 and p.prime and p.steer(3).memory is not p.steer(0).memory
+    assert p.metadata()["images"] == ["a.jpg", "b.jpg"] and p.metadata()["prime"] == "p.mid"

@@ -34,8 +34,9 @@ def test_pytorch_and_onnx_runtime_compose_the_same_piece_for_the_same_request(ti
     memory, va = TorchEncoder(model)(tiny_run.photo)
     assert np.allclose(va, [enc.va.valence, enc.va.arousal], atol=1e-4)
     s = GenerationSettings(bars=3, temperature=0.0, seed=5, key="Eb")
-    ort_piece = rt.compose(s, enc)
-    torch_piece = compose(lambda va: TorchStepper(model, memory, torch.tensor([[va.valence, va.arousal]])), s, enc.va)
+    plan = rt.plan(s, [enc])
+    ort_piece = rt.piece(plan)
+    torch_piece = compose(lambda va: TorchStepper(model, memory, torch.tensor([[va.valence, va.arousal]])), plan)
     assert torch_piece.tokens == ort_piece.tokens and torch_piece.notes == ort_piece.notes
 
 

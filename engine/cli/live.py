@@ -14,17 +14,16 @@ Bad arguments raise ``UsageError`` (exit 2); a port that fails or disappears rai
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import signal
 import sys
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
 from ..errors import UsageError
-from ..keys import auto_key
 from ..outputs import check_output_path, one_line
-from ..request import MAX_SEED
+from ..events import MAX_TEMPO, MIN_TEMPO
 from .args import add_generation_args, override_va, settings_from
 
 LINK_DISCOVERY_S = 1.0  # how long --link looks for peers before reporting the session
@@ -139,60 +138,54 @@ def _stream(args) -> int:
 
     va, settings = _validate(args)
     primer = _primer(args)
-    if primer is not None:
-        settings = primer.settle(settings)
     steering_on = args.steer or args.loop
-    port = midi_in = link = None
-    try:
+    with ExitStack() as resources:  # closed in reverse on every way out: Link, input, then the port
         try:
             # Ports before the model: a wrong --connect should fail in a second, not after loading.
-            port = open_output(args.port_name, connect=args.connect, api=args.api)
+            port = resources.enter_context(open_output(args.port_name, connect=args.connect, api=args.api))
+            midi_in = None
             if args.sync or steering_on or args.listen:
-                midi_in = MidiIn(cc_valence=args.cc_valence, cc_arousal=args.cc_arousal, api=args.api)
+                midi_in = resources.enter_context(MidiIn(cc_valence=args.cc_valence, cc_arousal=args.cc_arousal,
+                                                         api=args.api))
         except PortNotFound as err:
             raise UsageError(str(err)) from None
         from ..runtime import Runtime  # late: loads onnxruntime
 
         rt = Runtime.load(args.model_dir)
         enc = rt.encode(args.image)
-        target = va or (settings.arc[0] if settings.arc else enc.va)
-        tempo = settings.tempo_for(target)  # fixed for the take: the DAW's clock wins with --sync
+        plan = rt.plan(settings, [enc], va=va, primer=primer)
+        link = clock = None
         if args.link:
             from ..link import LinkSync  # LinkUnavailable (exit 2) without aalink
 
-            # Our tempo only counts when we are alone; a session we join keeps its own.
-            link = LinkSync(tempo)
+            # Our tempo only counts when we are alone; a session we join keeps its own, and from
+            # here on it is the plan's: the notes' timing, humanizing and the file's metadata.
+            link = clock = resources.enter_context(LinkSync(plan.tempo))
             peers = link.wait_for_peers(LINK_DISCOVERY_S)
-            tempo = round(link.tempo, 2)  # Link sends µs per beat: a peer's 97 arrives as 96.99995
-            print(f"Link session: {tempo:.2f} BPM, {peers} peer(s)", file=sys.stderr)
-        clock = link
+            session = round(link.tempo, 2)  # Link sends µs per beat: a peer's 97 arrives as 96.99995
+            print(f"Link session: {session:.2f} BPM, {peers} peer(s)", file=sys.stderr)
+            plan = rt.plan(settings, [enc], va=va, primer=primer, tempo=min(MAX_TEMPO, max(MIN_TEMPO, session)))
         if args.listen:
-            primer, clock = _listen(midi_in, tempo, args)
-            settings = primer.settle(dataclasses.replace(settings, tempo=tempo))
+            primer, clock = _listen(midi_in, plan.tempo, args)
+            plan = rt.plan(settings, [enc], va=va, primer=primer, tempo=plan.tempo)
         pacer = Pacer() if steering_on else None
-        steering = Steering(settings, lambda: midi_in.next_va(target), pacer) if steering_on else None
-        prime = primer.tokens(settings.key_for(target).mode, rt.config["block_size"]) if primer else ()
+        steering = Steering(plan.settings, lambda: midi_in.next_va(plan.target), pacer) if steering_on else None
         pieces = [1]
 
-        def notes_for(piece_settings, piece_va, prime=()):
-            steer = steering.for_piece(pieces[0], piece_va) if steering is not None else None
-            return rt.notes(piece_settings, enc, piece_va, steer=steer, prime=prime)
+        def notes_for(piece_plan):
+            steer = steering.for_piece(pieces[0], piece_plan.target) if steering is not None else None
+            return rt.stream_notes(piece_plan, steer=steer)
 
         def next_piece(next_va):
-            # a new seed for new music, but the take stays in one key family: with --key auto the
-            # first seed's major key or its relative minor, as the steered valence asks
             pieces[0] += 1
-            key = auto_key(settings.aim(next_va).valence, settings.seed).name if settings.key == "auto" else settings.key
-            # the seeds go round: a take started at the top of the range keeps going
-            seed = (settings.seed + pieces[0] - 1) % (MAX_SEED + 1)
-            return notes_for(dataclasses.replace(settings, seed=seed, key=key), next_va)
+            return notes_for(plan.next_piece(pieces[0], next_va))
 
         def on_piece(i, piece_va):
             if args.loop:
                 print(f"piece {i}: valence {piece_va.valence:+.2f} arousal {piece_va.arousal:+.2f}",
                       file=sys.stderr)
 
-        where = f"{port.name!r} ({port.api}) in {settings.key_for(target).name} at {tempo:g} BPM"
+        where = f"{port.name!r} ({port.api}) in {plan.key.name} at {plan.tempo:g} BPM"
         if args.sync:
             print(f"Playing on {where}; waiting for the DAW's Start on {midi_in.name!r}...", file=sys.stderr)
         elif args.link:
@@ -204,19 +197,9 @@ def _stream(args) -> int:
         if steering is not None:
             print(f"Steering: CC{args.cc_valence} (valence) and CC{args.cc_arousal} (arousal) on {midi_in.name!r} "
                   "take effect from the next bar line.", file=sys.stderr)
-        result = stream(notes_for(settings, target, prime), port=port, tempo=tempo, sync=args.sync,
-                        midi_in=midi_in, next_piece=next_piece if args.loop else None, va=target,
-                        piece_beats=settings.beats, also_write=args.also_write,
-                        write_settings=settings.metadata(target, image=enc.image, model=rt.model_id),
-                        write_key=settings.key_for(target).signature,
-                        handle_signals=True, on_piece=on_piece, clock=clock, pacer=pacer)
-    finally:
-        if link is not None:
-            link.close()
-        if midi_in is not None:
-            midi_in.close()
-        if port is not None:
-            port.close()
+        result = stream(plan, port, notes_for(plan), sync=args.sync, midi_in=midi_in, clock=clock,
+                        next_piece=next_piece if args.loop else None, also_write=args.also_write,
+                        handle_signals=True, on_piece=on_piece, pacer=pacer)
     notes = sum(1 for s in result.sent if s.kind == "on")
     msg = f"played {notes} notes in {result.seconds:.1f} s"
     if steering is not None and steering.turns:

@@ -1,7 +1,6 @@
 """``generate``, ``render``, ``va``, ``music-va`` and ``bench``: the file-and-number half of the command line."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from ..errors import UsageError
@@ -97,15 +96,10 @@ def cmd_generate(args) -> int:
         from ..primer import primer_from_midi
 
         primer = primer_from_midi(args.prime)
-        settings = primer.settle(settings)
     rt = load_runtime(args)
     encs = [rt.encode(p) for p in images]
-    target, steer = va or (settings.arc[0] if settings.arc else encs[0].va), None
-    if len(encs) > 1:
-        settings, target, steer = rt.sections(encs, settings)
-    prime = primer.tokens(settings.key_for(target).mode, rt.config["block_size"]) if primer else ()
-    piece = rt.compose(settings, encs[0], target, steer=steer, prime=prime)
-    piece = dataclasses.replace(piece, images=tuple(e.image for e in encs), primer=primer, include_primer=args.include_prime)
+    plan = rt.plan(settings, encs, va=va, primer=primer, include_primer=args.include_prime)
+    settings, piece = plan.settings, rt.piece(plan)
     path = piece.write(out)
     # aim_va: what the music was composed for — the target scaled by --intensity (default 1.5)
     obj = {"path": str(path), "image_va": encs[0].va.as_dict(), "target_va": piece.target.as_dict(),

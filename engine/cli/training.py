@@ -24,6 +24,8 @@ def add_parsers(sub) -> None:
     e.add_argument("--data")
     e.add_argument("--runs", default="runs")
     e.add_argument("--out", help="where the report goes (default: docs/RESULTS.md; with --musicality, standard output)")
+    e.add_argument("--record", help="keep the numbers in this record too (default with --out docs/RESULTS.md or "
+                                    "docs/MUSICALITY.md: docs/records/results.json or musicality.json; the report is made from it)")
     e.add_argument("--samples", type=int, default=0, help="test images to generate for (default 0 = all)")
     e.add_argument("--bars", type=int, default=8)
     e.add_argument("--musicality", action="append", metavar="NAME=MODEL_DIR[:SETTING=VALUE,...]",
@@ -70,9 +72,8 @@ def cmd_evaluate(args) -> int:
 
 def _musicality(args) -> int:
     import sys
-    from pathlib import Path
 
-    from ..training.musicality_report import check_system, markdown, run
+    from ..training.musicality_report import check_system, markdown, run, write
 
     for text in args.musicality:  # checked before minutes of generating, not at the system that is wrong
         check_system(text)
@@ -80,10 +81,8 @@ def _musicality(args) -> int:
         raise UsageError("--first-bar and --bars count from 1")
     rep = run(args.data, args.musicality, args.bars, log=lambda m: print(m, file=sys.stderr),
               first_bar=args.first_bar, split=args.split)
-    text = markdown(rep)
-    if args.out:
-        Path(args.out).write_text(text)
-        print(f"wrote {args.out}", file=sys.stderr)
+    if args.out:  # docs/MUSICALITY.md: the run joins its record, the report keeps its prose (engine/training/reports.py)
+        write(rep, args.out, getattr(args, "record", None), log=lambda m: print(m, file=sys.stderr))
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(markdown(rep))
     return 0

@@ -10,7 +10,10 @@ VA the model itself reads from the picture (the product's default path, where ba
 differ), judged against the image's label. Transformer runs are exported to ONNX and
 sampled with the runtime; the LSTM baseline is sampled in PyTorch with the same sampler.
 Results are cached per run in ``runs/<name>/eval.json`` (keyed by step, samples, bars), so a
-rerun only computes what is new.
+rerun only computes what is new. The numbers are kept in a record (``--record``; with ``--out
+docs/RESULTS.md``, docs/records/results.json, merged by system so runs kept elsewhere stay), and the
+report is made from it: docs/RESULTS.md through its template docs/prose/results.md
+(``engine/training/reports.py``), any other ``--out`` in this module's own ``LAYOUT``.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from ..events import NoteEvent, quadrant
 from ..judge import Judge
 from ..keys import major_clarity
 from ..tokens import STEPS_PER_BAR, STEPS_PER_BEAT
+from . import reports as R
 from .metrics import mean_velocity, muspy_metrics, note_density, spearman
 
 PAPER = {"polyphony_rate": 0.7818, "pitch_entropy": 3.0932, "groove_consistency": 0.9998}
@@ -113,7 +117,7 @@ def generate_run(run: Path, images, root: Path, bars: int, log) -> dict:
     product's runtime; the LSTM with PyTorch steps through the same ``compose`` loop."""
     from ..compose import compose
     from ..events import VA
-    from ..request import GenerationSettings
+    from ..request import GenerationSettings, Plan
     from ..tokens import token_error_rate
     from .torch_backend import load_checkpoint
 
@@ -126,7 +130,7 @@ def generate_run(run: Path, images, root: Path, bars: int, log) -> dict:
         s = GenerationSettings(bars=bars, seed=k, temperature=1.0, top_p=0.95, intensity=1.0)
         encoding, read, stepper = encode_and_step(root / im.path)
         for cond, target in (("label", VA(im.valence, im.arousal)), ("image", read)):
-            piece = compose(lambda va: stepper(encoding, va, s), s, target)
+            piece = compose(lambda va: stepper(encoding, va, s), Plan(s, target))
             out[cond].append(list(piece.notes))
             errors.append(token_error_rate(list(piece.tokens)))
         out["pred_va"].append([read.valence, read.arousal])
@@ -257,8 +261,12 @@ def run(args) -> int:
         tmp.write_text(json.dumps({"key": key, "result": res, "seconds": wall[name]}))
         tmp.replace(cache)
     curves = loss_curves(runs, Path(args.out).parent / "loss_curves.png")
-    Path(args.out).write_text(render(results, wall, images, ref, judge, args, curves, time.time() - t_start, muspy.__version__, torch.__version__))
-    print(f"wrote {args.out}", file=sys.stderr)
+    record = make_record(results, wall, images, ref, judge, args, curves, time.time() - t_start, muspy.__version__, torch.__version__)
+    keep = R.record_path(args.out, getattr(args, "record", None))
+    if keep:
+        record = merge_record(R.read_record(keep) if Path(keep).exists() else {}, record)
+        R.write_record(keep, record)
+    R.publish("results", args.out, record, log=lambda m: print(m, file=sys.stderr))
     return 0
 
 
@@ -292,137 +300,181 @@ def training_record(run_dir: Path, state: dict) -> dict:
             "val_image_va_l1": upto[-1].get("val_image_va_l1"), "device": state.get("device")}
 
 
-def render(results, wall, images, ref, judge, args, curves, seconds, muspy_v, torch_v) -> str:
+# --- the record and the report (engine/training/reports.py) -------------------------------------
+
+def make_record(results, wall, images, ref, judge, args, curves, seconds, muspy_v, torch_v) -> dict:
+    """What RESULTS.md shows, as numbers: each system's result, its label and evaluation seconds, the
+    setup, the judge's own test report and the loss curves' figures."""
+    loss = {}
+    if curves:
+        for n in ("main", "no_va_loss", "lstm"):
+            f = Path(args.runs) / n / "steps.jsonl"
+            if f.exists():
+                ce = [json.loads(x)["ce"] for x in f.read_text().splitlines() if x.strip()]
+                if len(ce) >= 200:
+                    loss[n] = [float(np.mean(ce[180:200])), float(np.mean(ce[-20:]))]
+    return {
+        "setup": {"data": Path(data_dir(args.data)).name, "n_images": len(images), "bars": args.bars, "n_reference": len(ref),
+                  "python": platform.python_version(), "torch": torch_v, "muspy": muspy_v, "numpy": np.__version__,
+                  "minutes": sum(wall.values()) / 60, "render_minutes": seconds / 60,
+                  "command": f"synesthete evaluate --runs {args.runs} --out {args.out} --samples {args.samples} --bars {args.bars}"},
+        "results": results, "labels": {n: LABELS[n] for n in results if n in LABELS}, "wall": wall,
+        "judge": {k: judge.info[k] for k in ("test", "test_emopia_only", "test_mean_baseline", "emopia_published_classifier")},
+        "loss_curves": loss if curves else None,
+        "not_trained": [n for n in ORDER if n not in results],
+    }
+
+
+def merge_record(old: dict, new: dict) -> dict:
+    """A record kept across invocations: each system's result, label and seconds from the newest
+    invocation that evaluated it (runs kept elsewhere stay in the report); the setup, the judge and
+    the loss curves from the newest."""
+    out = dict(new)
+    for k in ("results", "labels", "wall"):
+        out[k] = {**old.get(k, {}), **new.get(k, {})}
+    if new.get("loss_curves") is None and old.get("loss_curves"):
+        out["loss_curves"] = old["loss_curves"]
+    out["not_trained"] = [n for n in ORDER if n not in out["results"]]
+    return out
+
+
+def _names(rec: dict, systems: str | None = None, reference: bool = True) -> list[str]:
+    """The systems a block shows: ``systems`` (comma-separated, in that order), else the reference,
+    the known runs in ``ORDER`` and then any other, as evaluated."""
+    results = rec["results"]
+    if systems:
+        return [n for n in systems.split(",") if n in results]
     names = [n for n in ["reference"] + ORDER if n in results] + [n for n in results if n not in ORDER and n != "reference"]
-    L = ["# Results", "", "Generated by `synesthete evaluate` — every number below is what the code printed; nothing is typed in.", ""]
-    L += setup_section(wall, images, ref, args, seconds, muspy_v, torch_v)
-    L += paper_table_section(results, names)
-    L += fidelity_section(results, names)
-    L += backbone_section(results) + depth_section(results)
-    L += training_section(results, names, wall, args, curves)
-    L += judge_section(judge)
-    return "\n".join(L) + "\n"
+    return names if reference else [n for n in names if n != "reference"]
 
 
-def setup_section(wall, images, ref, args, seconds, muspy_v, torch_v) -> list[str]:
+def _label(rec: dict, n: str, reference: str) -> str:
+    return reference if n == "reference" else rec.get("labels", {}).get(n, LABELS.get(n, n))
+
+
+def setup_section(rec: dict) -> str:
     """Data, test images, reference music, versions and the command."""
-    L: list[str] = []
-    L += ["Companion reports, each generated by its own command: [MUSICALITY.md](MUSICALITY.md) (generated music against real "
-          "music on notes: the two-sample test, repetition, melody, harmony), [DECODING.md](DECODING.md) (the decoding sweep), "
-          "[CALIBRATION.md](CALIBRATION.md) (the image head's calibration), [EXPRESSION.md](EXPRESSION.md) (arousal in the notes "
-          "at a fixed tempo, and emotion arcs bar by bar) and [IMAGE_VA.md](IMAGE_VA.md) (the image VA head with colour statistics). "
-          "The rows below were made before the expression bias (`engine/expression.py`, default 1) existed: they are the model alone.", ""]
-    L += ["## Setup", "",
-          f"- Data: `{Path(data_dir(args.data)).name}/` (OASIS + Emotion6 images, EMOPIA + VGMIDI MIDI; fixed splits from the data README).",
-          f"- Test images: {len(images)} of the test split (all, or a subset chosen with seed 0); each run generates one {args.bars}-bar piece per image, "
-          "conditioned on the image's labelled VA as is (intensity 1), seed = image index, temperature 1.0, top-p 0.95, key auto; unranked.",
-          f"- Reference: {len(ref)} real test-split MIDI pieces (beat-tracked / quantized like the training data), first {args.bars} bars.",
-          f"- Versions: Python {platform.python_version()}, torch {torch_v}, MusPy {muspy_v}, numpy {np.__version__}. Generation and judging took {sum(wall.values()) / 60:.1f} min over all runs (each run's share is cached in its eval.json); this rendering pass {seconds / 60:.1f} min.",
-          f"- Command: `synesthete evaluate --runs {args.runs} --out {args.out} --samples {args.samples} --bars {args.bars}`", ""]
-    return L
+    s = rec["setup"]
+    return "\n".join([
+        "## Setup", "",
+        f"- Data: `{s['data']}/` (OASIS + Emotion6 images, EMOPIA + VGMIDI MIDI; fixed splits from the data README).",
+        f"- Test images: {s['n_images']} of the test split (all, or a subset chosen with seed 0); each run generates one {s['bars']}-bar piece per image, "
+        "conditioned on the image's labelled VA as is (intensity 1), seed = image index, temperature 1.0, top-p 0.95, key auto; unranked.",
+        f"- Reference: {s['n_reference']} real test-split MIDI pieces (beat-tracked / quantized like the training data), first {s['bars']} bars.",
+        f"- Versions: Python {s['python']}, torch {s['torch']}, MusPy {s['muspy']}, numpy {s['numpy']}. Generation and judging took "
+        f"{s['minutes']:.1f} min over all runs (each run's share is cached in its eval.json); this rendering pass {s['render_minutes']:.1f} min.",
+        f"- Command: `{s['command']}`" + (f", {s['command_note']}" if s.get("command_note") else "")])
 
 
-def paper_table_section(results, names) -> list[str]:
+def paper_table_section(rec: dict, systems: str | None = None) -> str:
     """The paper's MusPy table, every system beside the reference."""
-    L: list[str] = []
-    L += ["## The paper's table (MusPy)", "",
-          "Default grid: resolution 24, groove consistency with `measure_resolution=96`. 16-step grid: resolution 4, `measure_resolution=16`. "
-          "Closer to the reference (real music) is better, not higher.", "",
-          "| system | polyphony rate | pitch entropy | pitch-class entropy | groove consistency | polyphony (16-grid) | groove (16-grid) | notes/piece |",
-          "|---|---|---|---|---|---|---|---|"]
-    for n in names:
+    results = rec["results"]
+    L = ["## The paper's table (MusPy)", "",
+         "Default grid: resolution 24, groove consistency with `measure_resolution=96`. 16-step grid: resolution 4, `measure_resolution=16`. "
+         "Closer to the reference (real music) is better, not higher.", "",
+         "| system | polyphony rate | pitch entropy | pitch-class entropy | groove consistency | polyphony (16-grid) | groove (16-grid) | notes/piece |",
+         "|---|---|---|---|---|---|---|---|"]
+    for n in _names(rec, systems):
         r = results[n]
-        L.append(f"| {LABELS.get(n, 'real test MIDI (reference)' if n == 'reference' else n)} | " + " | ".join(fmt(r[k]) for k in METRICS) + f" | {r['notes_per_piece']:.0f} |")
+        L.append(f"| {_label(rec, n, 'real test MIDI (reference)')} | " + " | ".join(fmt(r[k]) for k in METRICS) + f" | {r['notes_per_piece']:.0f} |")
     L.append(f"| paper (Kundu et al. 2024, reported) | {PAPER['polyphony_rate']} | {PAPER['pitch_entropy']} | – | {PAPER['groove_consistency']} | – | – | – |")
     L += ["", "How comparable: the paper reports its numbers without its data, splits, piece length or MusPy settings, so "
           "only the direction can be compared. Its groove consistency of 0.9998 means almost identical onset patterns from bar "
           "to bar — more regular than the real test music here (reference row) — and its pitch entropy is below real piano music's. "
           "We add the 16-step grid, where groove consistency separates systems more (polyphony is the same on both grids because "
           "every note here lies on the 16th-note grid). Compare each system to the reference row: "
-          "closer is better.", ""]
-    return L
+          "closer is better."]
+    return "\n".join(L)
 
 
-def fidelity_section(results, names) -> list[str]:
+def fidelity_section(rec: dict, systems: str | None = None) -> str:
     """Emotion fidelity by the independent judge, and the VA-loss and LSTM comparisons."""
-    L: list[str] = []
-    L += ["## Emotion fidelity (independent judge)", "",
-          "The judge (`engine/judge.py`, ridge regression on musical features) is not the estimator the VA loss trains against "
-          "(`engine/training/va_estimator.py`, a CNN over token embeddings). VA MAE to the conditioning target, the same against shuffled targets "
-          "(what ignoring VA scores), quadrant accuracy, and Spearman correlations of the target with musical properties.", "",
-          "| system | VA MAE ↓ | VA MAE, shuffled targets | quadrant acc ↑ | ρ(arousal, note density) | ρ(arousal, velocity) | ρ(valence, major clarity) |",
-          "|---|---|---|---|---|---|---|"]
-    for n in names:
+    results = rec["results"]
+    L = ["## Emotion fidelity (independent judge)", "",
+         "The judge (`engine/judge.py`, ridge regression on musical features) is not the estimator the VA loss trains against "
+         "(`engine/training/va_estimator.py`, a CNN over token embeddings). VA MAE to the conditioning target, the same against shuffled targets "
+         "(what ignoring VA scores), quadrant accuracy, and Spearman correlations of the target with musical properties.", "",
+         "| system | VA MAE ↓ | VA MAE, shuffled targets | quadrant acc ↑ | ρ(arousal, note density) | ρ(arousal, velocity) | ρ(valence, major clarity) |",
+         "|---|---|---|---|---|---|---|"]
+    shown = [n for n in _names(rec, systems) if "va_mae" in results[n]]
+    for n in shown:
         r = results[n]
-        if "va_mae" in r:
-            L.append(f"| {LABELS.get(n, 'real test MIDI (judge on real music)' if n == 'reference' else n)} | {fmt(r['va_mae'], 3)} | {fmt(r['va_mae_shuffled'], 3)} | {fmt(r['quadrant_acc'], 3)} | "
-                     f"{fmt(r['spearman_arousal_density'], 3)} | {fmt(r['spearman_arousal_velocity'], 3)} | {fmt(r['spearman_valence_major'], 3)} |")
+        L.append(f"| {_label(rec, n, 'real test MIDI (judge on real music)')} | {fmt(r['va_mae'], 3)} | {fmt(r['va_mae_shuffled'], 3)} | {fmt(r['quadrant_acc'], 3)} | "
+                 f"{fmt(r['spearman_arousal_density'], 3)} | {fmt(r['spearman_arousal_velocity'], 3)} | {fmt(r['spearman_valence_major'], 3)} |")
     L += ["", "The reference row scores the judge on real test music against its labels (noisy, uncalibrated labels), "
-          "so a generator can score below it.", ""]
-    if "main" in results and "no_va_loss" in results:
+          "so a generator can score below it."]
+    if "main" in shown and "no_va_loss" in shown:
         a, b = results["main"], results["no_va_loss"]
-        L += [f"**VA loss vs none.** With the VA loss the judge's VA MAE is {a['va_mae']:.3f} against {b['va_mae']:.3f} without it; "
-              f"the gap to shuffled targets (how much the music follows *its* target) is {a['va_mae_shuffled'] - a['va_mae']:.3f} vs "
-              f"{b['va_mae_shuffled'] - b['va_mae']:.3f}, and quadrant accuracy {a['quadrant_acc']:.3f} vs {b['quadrant_acc']:.3f}. "
-              f"The price: validation token cross-entropy {a.get('val_ce', float('nan')):.3f} vs {b.get('val_ce', float('nan')):.3f}, "
+        L += ["", f"**VA loss vs none.** With the VA loss the judge's VA MAE is {a['va_mae']:.3f} against {b['va_mae']:.3f} without it; "
+              f"the gap to shuffled targets (how much the music follows *its* target) is {_gap(a):.3f} vs "
+              f"{_gap(b):.3f}, and quadrant accuracy {a['quadrant_acc']:.3f} vs {b['quadrant_acc']:.3f}. "
+              f"The price: validation token cross-entropy {_f(a.get('val_ce')):.3f} vs {_f(b.get('val_ce')):.3f}, "
               f"and MusPy statistics further from the reference (pitch entropy {a['pitch_entropy']:.2f} and {b['pitch_entropy']:.2f} "
               f"vs {results['reference']['pitch_entropy']:.2f} for real music). The VA-loss estimator and the judge are different models "
               "on different inputs, but both can only hear correlates such as loudness, density and mode; listening tests would be "
-              "the stronger check.", ""]
-    if "main" in results and "lstm" in results:
+              "the stronger check."]
+    if "main" in shown and "lstm" in shown:
         a, b = results["main"], results["lstm"]
         verdict = "beats" if b["va_mae"] < a["va_mae"] else "does not beat"
-        L += [f"**Transformer vs LSTM.** The paper reports the Transformer beating an LSTM baseline. Here the LSTM (same data, tokens, "
+        L += ["", f"**Transformer vs LSTM.** The paper reports the Transformer beating an LSTM baseline. Here the LSTM (same data, tokens, "
               f"VA loss and preset) {verdict} the Transformer (main) on emotion fidelity: VA MAE {b['va_mae']:.3f} vs {a['va_mae']:.3f}, "
-              f"quadrant accuracy {b['quadrant_acc']:.3f} vs {a['quadrant_acc']:.3f}, validation token CE {b.get('val_ce', float('nan')):.3f} "
-              f"vs {a.get('val_ce', float('nan')):.3f}, in {b.get('train_minutes', float('nan')):.0f} vs {a.get('train_minutes', float('nan')):.0f} "
-              "training minutes. We do not reproduce the paper's claim at this scale (6 epochs on 2 CPU cores, 3 k pairs).", ""]
-    return L
+              f"quadrant accuracy {b['quadrant_acc']:.3f} vs {a['quadrant_acc']:.3f}, validation token CE {_f(b.get('val_ce')):.3f} "
+              f"vs {_f(a.get('val_ce')):.3f}, in {_f(b.get('train_minutes')):.0f} vs {_f(a.get('train_minutes')):.0f} "
+              "training minutes. We do not reproduce the paper's claim at this scale (6 epochs on 2 CPU cores, 3 k pairs)."]
+    return "\n".join(L)
 
 
-def training_section(results, names, wall, args, curves) -> list[str]:
-    """Training time, losses and convergence per run."""
-    L: list[str] = []
-    L += ["## Training", "", "| run | trained on | train minutes | val token CE (the checkpoint's epoch) | val image-VA L1 | token error rate of samples | eval minutes |", "|---|---|---|---|---|---|---|"]
-    for n in names:
-        if n != "reference":
-            r = results[n]
-            L.append(f"| {n} | {r.get('device') or '2 CPU cores'} | {fmt(r.get('train_minutes'), 1)} | {fmt(r.get('val_ce'), 3)} | {fmt(r.get('val_image_va_l1'), 3)} | {fmt(r.get('token_error_rate'), 4)} | {fmt(wall.get(n, float('nan')) / 60.0, 1)} |")
-    missing = [n for n in ORDER if n not in results]
-    if missing:
-        L += ["", f"Not yet trained (queued in `scripts/train_all.sh`, resumable): {', '.join(missing)}."]
-    if curves:
-        L += ["", "![training loss curves](loss_curves.png)", ""]
-        L += ["| run | token CE, mean of steps 181-200 | mean of the last 20 steps |", "|---|---|---|"]
-        for n in ("main", "no_va_loss", "lstm"):
-            f = Path(args.runs) / n / "steps.jsonl"
-            if f.exists():
-                ce = [json.loads(x)["ce"] for x in f.read_text().splitlines() if x.strip()]
-                if len(ce) >= 200:
-                    L.append(f"| {n} | {np.mean(ce[180:200]):.3f} | {np.mean(ce[-20:]):.3f} |")
-    return L
+def _f(v) -> float:
+    return float("nan") if v is None else v
 
 
-def judge_section(judge) -> list[str]:
+def _gap(r: dict) -> float:
+    """VA MAE to shuffled targets minus VA MAE: a record transcribed from a report (rounded figures)
+    keeps the gap as that report showed it, since the difference of two rounded figures may not be."""
+    return r.get("va_mae_gap", r["va_mae_shuffled"] - r["va_mae"])
+
+
+def training_section(rec: dict, systems: str | None = None) -> str:
+    """Training time, losses and convergence per run, and the runs not trained yet."""
+    results, wall = rec["results"], rec.get("wall", {})
+    L = ["## Training", "", "| run | trained on | train minutes | val token CE (the checkpoint's epoch) | val image-VA L1 | token error rate of samples | eval minutes |", "|---|---|---|---|---|---|---|"]
+    for n in _names(rec, systems, reference=False):
+        r = results[n]
+        L.append(f"| {n} | {r.get('device') or '2 CPU cores'} | {fmt(r.get('train_minutes'), 1)} | {fmt(r.get('val_ce'), 3)} | {fmt(r.get('val_image_va_l1'), 3)} | {fmt(r.get('token_error_rate'), 4)} | {fmt(_f(wall.get(n)) / 60.0, 1)} |")
+    if rec.get("not_trained") and not systems:
+        L += ["", f"Not yet trained (queued in `scripts/train_all.sh`, resumable): {', '.join(rec['not_trained'])}."]
+    return "\n".join(L)
+
+
+def loss_curves_section(rec: dict) -> str:
+    """The loss curves' picture (written beside the report) and their figures, when drawn."""
+    if rec.get("loss_curves") is None:
+        return ""
+    L = ["![training loss curves](loss_curves.png)", "", "| run | token CE, mean of steps 181-200 | mean of the last 20 steps |", "|---|---|---|"]
+    L += [f"| {n} | {a:.3f} | {b:.3f} |" for n, (a, b) in rec["loss_curves"].items()]
+    return "\n".join(L)
+
+
+def judge_section(rec: dict) -> str:
     """How well the judge itself reads the test split."""
-    L: list[str] = []
-    info = judge.info
-    L += ["", "## The judge on the test split", "",
-          "| | VA MAE | valence sign acc | arousal sign acc | 4-quadrant acc | n |", "|---|---|---|---|---|---|"]
+    info = rec["judge"]
+    L = ["## The judge on the test split", "",
+         "| | VA MAE | valence sign acc | arousal sign acc | 4-quadrant acc | n |", "|---|---|---|---|---|---|"]
     for k, lab in (("test", "judge, all test pieces"), ("test_emopia_only", "judge, EMOPIA test clips"), ("test_mean_baseline", "predict the train mean")):
         r = info[k]
         L.append(f"| {lab} | {r['va_mae']:.3f} | {r['valence_acc']:.3f} | {r['arousal_acc']:.3f} | {r['quadrant_acc']:.3f} | {r['n']} |")
     p = info["emopia_published_classifier"]
     L.append(f"| EMOPIA's published classifier (real clips, their split) | – | {p['valence_acc']} | {p['arousal_acc']} | {p['quadrant_acc']} | – |")
-    return L
+    return "\n".join(L)
 
 
-def backbone_section(results) -> list[str]:
+def backbone_section(rec: dict, systems: str | None = None) -> str:
     """From the picture, end to end: where backbones differ (the label-conditioned table above
     bypasses the image head), with model size against the shipping budget."""
-    rows = [n for n in results if n != "reference" and "e2e" in results[n]]
+    results = rec["results"]
+    rows = [n for n in _names(rec, systems, reference=False) if "e2e" in results[n]]
     if not rows:
-        return []
+        return ""
     L = ["## From the picture, end to end (backbones)", "",
          "The tables above condition on each image's *labelled* VA, which bypasses the image head. Here the music is conditioned on "
          "the VA the model reads from the picture itself — what the app and `generate` do unless the user overrides VA — and judged "
@@ -437,24 +489,25 @@ def backbone_section(results) -> list[str]:
         mb = sum(r["onnx_mb"].values()) if r.get("onnx_mb") else float("nan")
         L.append(f"| {n} | {r['backbone']} | {r['decoder']} x{r['layers']} | {r['image_va_mae']:.3f} | {r['image_va_quadrant_acc']:.3f} | "
                  f"{r['e2e']['va_mae']:.3f} | {r['e2e']['va_mae_shuffled']:.3f} | {r['e2e']['quadrant_acc']:.3f} | {fmt(mb, 1)} |")
-    choice = backbone_choice(results)
+    choice = backbone_choice({n: results[n] for n in rows})
     if choice:
         same, best, ship, size = choice["runs"], choice["best"], choice["ship"], choice["size_mb"]
         fits = [n for n in same if size[n] <= SIZE_BUDGET_MB]
         names = ", ".join(f"{n} ({results[n]['backbone']})" for n in same)
-        L += ["", f"**Backbone choice.** Among {names}, trained with the same recipe, "
-              f"the best end-to-end music VA MAE is {best}'s ({results[best]['e2e']['va_mae']:.3f}; image-VA MAE "
-              f"{results[best]['image_va_mae']:.3f}) at {size[best]:.1f} MB."]
+        line = (f"**Backbone choice.** Among {names}, trained with the same recipe, "
+                f"the best end-to-end music VA MAE is {best}'s ({results[best]['e2e']['va_mae']:.3f}; image-VA MAE "
+                f"{results[best]['image_va_mae']:.3f}) at {size[best]:.1f} MB.")
         if ship:
-            L[-1] += (f" Within the {SIZE_BUDGET_MB:.0f} MB budget for committed model files the best is {ship} "
-                      f"({results[ship]['backbone']}, {size[ship]:.1f} MB)"
-                      + (", the shipped model's backbone." if ship == "main" else f"; the shipped model uses main's backbone ({results['main']['backbone']}) — see the model card for why."))
+            line += (f" Within the {SIZE_BUDGET_MB:.0f} MB budget for committed model files the best is {ship} "
+                     f"({results[ship]['backbone']}, {size[ship]:.1f} MB)"
+                     + (", the shipped model's backbone." if ship == "main" else f"; the shipped model uses main's backbone ({results['main']['backbone']}) — see the model card for why."))
         over = [n for n in same if n not in fits]
         if over:
-            L[-1] += " Over the budget in fp32: " + ", ".join(f"{n} ({size[n]:.1f} MB)" for n in over) + "."
-        L[-1] += (" Each configuration is one training run with one seed; how much a reseed moves these numbers was not "
-                  "measured, so differences of a few hundredths are not evidence either way.")
-    return L + [""]
+            line += " Over the budget in fp32: " + ", ".join(f"{n} ({size[n]:.1f} MB)" for n in over) + "."
+        line += (" Each configuration is one training run with one seed; how much a reseed moves these numbers was not "
+                 "measured, so differences of a few hundredths are not evidence either way.")
+        L += ["", line]
+    return "\n".join(L)
 
 
 def backbone_choice(results: dict) -> dict | None:
@@ -470,13 +523,58 @@ def backbone_choice(results: dict) -> dict | None:
             "ship": next((n for n in by_fidelity if size[n] <= SIZE_BUDGET_MB), None)}
 
 
-def depth_section(results) -> list[str]:
-    rows = [n for n in ("layers1", "main", "layers6") if n in results]
+def depth_section(rec: dict, systems: str | None = None) -> str:
+    results = rec["results"]
+    rows = [n for n in (systems.split(",") if systems else ("layers1", "main", "layers6")) if n in results]
     if len(rows) < 2:
-        return []
+        return ""
     L = ["## Decoder depth", "", "| run | decoder layers | train minutes | val token CE ↓ | music VA MAE ↓ | quadrant acc | pitch entropy (reference "
          f"{results['reference']['pitch_entropy']:.2f}) |", "|---|---|---|---|---|---|---|"]
     for n in rows:
         r = results[n]
         L.append(f"| {n} | {r.get('layers', '?')} | {fmt(r.get('train_minutes'), 1)} | {fmt(r.get('val_ce'), 3)} | {r['va_mae']:.3f} | {r['quadrant_acc']:.3f} | {r['pitch_entropy']:.2f} |")
-    return L + [""]
+    return "\n".join(L)
+
+
+def model_mb(rec: dict, system: str, spec: str = ".1f") -> str:
+    """One run's ONNX files in MB (what the backbone table shows), for prose."""
+    return R.number(float(sum(rec["results"][system]["onnx_mb"].values())), spec)
+
+
+def summary_cells(rec: dict, system: str, bold: str = "") -> str:
+    """One system's row of a summary table, without its name: polyphony rate, pitch entropy, notes per
+    piece, the judge's VA MAE (shuffled), their ratio, quadrant accuracy and the three Spearman ρ; the
+    cells named in ``bold`` (comma-separated keys) in bold. A template writes the name and the pipes around it."""
+    r = rec["results"][system]
+    cells = {"polyphony_rate": R.number(r["polyphony_rate"], ".3f"), "pitch_entropy": R.number(r["pitch_entropy"], ".3f"),
+             "notes_per_piece": R.number(r["notes_per_piece"], ".0f"),
+             "va_mae": f"{R.number(r['va_mae'], '.3f')} ({R.number(r['va_mae_shuffled'], '.3f')})",
+             "ratio": "–" if system == "reference" else R.number(r["va_mae"] / r["va_mae_shuffled"], ".3f"),
+             **{k: R.number(r[k], ".3f") for k in ("quadrant_acc", "spearman_arousal_density", "spearman_arousal_velocity", "spearman_valence_major")}}
+    strong = set(filter(None, bold.split(",")))
+    return " | ".join(f"**{v}**" if k in strong else v for k, v in cells.items())
+
+
+BLOCKS = {"model_mb": model_mb, "summary_cells": summary_cells, "setup": setup_section, "paper_table": paper_table_section, "fidelity": fidelity_section, "backbones": backbone_section,
+          "depth": depth_section, "training": training_section, "loss_curves": loss_curves_section, "judge": judge_section}
+# a run's report alone (a candidate's, --out anywhere but docs/RESULTS.md): every block, no curated prose
+LAYOUT = """# Results
+
+Generated by `synesthete evaluate` from the runs' cached eval.json files: the tables are what the code printed.
+
+{{setup}}
+
+{{paper_table}}
+
+{{fidelity}}
+
+{{backbones}}
+
+{{depth}}
+
+{{training}}
+
+{{loss_curves}}
+
+{{judge}}
+"""

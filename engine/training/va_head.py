@@ -27,6 +27,7 @@ import numpy as np
 from ..image_stats import INPUTS, feature_groups
 from ..images import load_image
 from ..runtime import MODEL_DIR, Runtime
+from . import reports as R
 from .dataset import data_dir, read_images
 from .metrics import spearman
 
@@ -75,10 +76,54 @@ def per_source(pred: np.ndarray, y: np.ndarray, sources: list[str]) -> dict[str,
     return {s: {"n": int((src == s).sum()), **scores(pred[src == s], y[src == s])} for s in sorted(set(sources))}
 
 
+def intro(rec: dict) -> str:
+    n = rec["n"]
+    return (f"Made by `python -m engine.training.va_head` ({rec['seconds']:.0f} s): {n['train']} train, {n['val']} val, {n['test']} test "
+            f"pictures. Ridge strength chosen on val by MAE from {tuple(rec['alphas'])}; the combination with the lowest val MAE is "
+            "shipped (**bold**). Raw outputs (before the quantile calibration, which keeps rank order).")
+
+
+def heads_table(rec: dict) -> str:
+    """Every feature combination on val and test, the encoder's own head first, the shipped one in bold."""
+    L = ["| features | dims | ridge α | val MAE | val ρ valence | val ρ arousal | test MAE | test ρ valence | test ρ arousal |",
+         "|---|---|---|---|---|---|---|---|---|"]
+    for r in rec["rows"]:
+        name = f"**{r['features']}**" if r.get("chosen") else r["features"]
+        L.append(f"| {name} | {r['n'] or '–'} | {r['alpha'] if r['alpha'] is not None else '–'} | {r['val_mae']:.3f} | {r['val_rho_valence']:.3f} | "
+                 f"{r['val_rho_arousal']:.3f} | {r['test_mae']:.3f} | {r['test_rho_valence']:.3f} | {r['test_rho_arousal']:.3f} |")
+    return "\n".join(L)
+
+
+def sources_table(rec: dict) -> str:
+    """The chosen head on the test pictures of each source."""
+    return "\n".join(["| source | pictures | MAE | ρ valence | ρ arousal |", "|---|---|---|---|---|"]
+                     + [f"| {src} | {r['n']} | {r['mae']:.3f} | {r['rho_valence']:.3f} | {r['rho_arousal']:.3f} |" for src, r in rec["by_source"].items()])
+
+
+def chosen(rec: dict, key: str, spec: str = ".3f") -> str:
+    """One figure of the shipped head (e.g. ``test_rho_arousal``), for prose."""
+    return R.number(next(r for r in rec["rows"] if r.get("chosen"))[key], spec)
+
+
+# the report's parts (engine/training/reports.py): docs/prose/image_va.md places them in docs/IMAGE_VA.md
+BLOCKS = {"intro": intro, "heads_table": heads_table, "sources_table": sources_table, "chosen": chosen}
+LAYOUT = """# Image VA: the encoder's head against ridge heads over backbone, memory, stage and colour features
+
+{{intro}}
+
+{{heads_table}}
+
+The chosen head on the test pictures of each source (the two sources' arousal ratings are not equally predictable from a picture):
+
+{{sources_table}}
+"""
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data")
-    ap.add_argument("--report")
+    ap.add_argument("--report", help="write the report here (docs/IMAGE_VA.md: from its template, docs/prose/image_va.md)")
+    ap.add_argument("--record", help="keep the numbers here (default with --report docs/IMAGE_VA.md: docs/records/image_va.json)")
     ap.add_argument("--model-dir", default=str(MODEL_DIR), help="the model whose encoder is read and whose sidecar --ship writes")
     ap.add_argument("--ship", action="store_true", help="write the head into the model's synesthete.json")
     a = ap.parse_args(argv)
@@ -109,26 +154,18 @@ def main(argv=None) -> int:
     own = {"features": "the encoder's own VA head", "alpha": None, "n": None,
            **{f"{s}_{k}": v for s in ("val", "test") for k, v in scores(data[s][1], data[s][2]).items()}}
     rows.insert(0, own)
-    lines = ["# Image VA: the encoder's head against ridge heads over backbone, memory, stage and colour features", "",
-             f"Made by `python -m engine.training.va_head` ({time.time() - t0:.0f} s): {len(items['train'])} train, "
-             f"{len(items['val'])} val, {len(items['test'])} test pictures. Ridge strength chosen on val by MAE "
-             f"from {ALPHAS}; the combination with the lowest val MAE is shipped (**bold**). Raw outputs (before the "
-             "quantile calibration, which keeps rank order).", "",
-             "| features | dims | ridge α | val MAE | val ρ valence | val ρ arousal | test MAE | test ρ valence | test ρ arousal |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        name = f"**{r['features']}**" if r is chosen else r["features"]
-        lines.append(f"| {name} | {r['n'] or '–'} | {r['alpha'] if r['alpha'] is not None else '–'} | {r['val_mae']:.3f} | {r['val_rho_valence']:.3f} | "
-                     f"{r['val_rho_arousal']:.3f} | {r['test_mae']:.3f} | {r['test_rho_valence']:.3f} | {r['test_rho_arousal']:.3f} |")
     cols = np.concatenate([data["test"][0][g] for g in best_inputs], axis=1)
     by_source = per_source(predict(best, cols), data["test"][2], [i.source for i in items["test"]])
-    lines += ["", "The chosen head on the test pictures of each source (the two sources' arousal ratings are not equally "
-              "predictable from a picture):", "", "| source | pictures | MAE | ρ valence | ρ arousal |", "|---|---|---|---|---|"]
-    lines += [f"| {src} | {r['n']} | {r['mae']:.3f} | {r['rho_valence']:.3f} | {r['rho_arousal']:.3f} |" for src, r in by_source.items()]
-    text = "\n".join(lines) + "\n"
+    record = {"seconds": time.time() - t0, "n": {s: len(items[s]) for s in items}, "alphas": list(ALPHAS),
+              "rows": [{k: (list(v) if k == "inputs" else v) for k, v in r.items()} | {"chosen": r is chosen} for r in rows],
+              "by_source": by_source}
+    text = R.standalone("image_va", record)
     print(text)
+    keep = R.record_path(a.report, a.record)
+    if keep:
+        R.write_record(keep, record)
     if a.report:
-        Path(a.report).write_text(text)
+        R.publish("image_va", a.report, record, log=lambda m: print(m, file=sys.stderr))
     if a.ship:
         from .export import update_sidecar
 
