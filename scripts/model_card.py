@@ -278,9 +278,32 @@ def default(rec: dict, setting: str) -> str:
     return f"{getattr(GenerationSettings(), setting):g}"
 
 
+def settings(rec: dict) -> str:
+    """The generation settings a user can give, one row each, made from ``engine.settings.SETTINGS``."""
+    from engine.settings import SETTINGS
+
+    def shown(s) -> str:
+        if s.default is None:
+            return "from the arousal"
+        if isinstance(s.default, bool):
+            return "off" if not s.default else "on"
+        return "none" if s.default == () else f"{s.default:g}" if isinstance(s.default, (int, float)) else str(s.default)
+
+    def span(s) -> str:
+        if s.choices:
+            return ", ".join(s.choices)
+        if s.lo is None or s.name == "seed":
+            return ""
+        return f"({s.lo:g}, {s.hi:g}]" if s.lo_open else f"{s.lo:g}..{s.hi:g}"
+
+    rows = ["| flag | default | range | what it does |", "|---|---|---|---|"]
+    rows += [f"| `{s.flag}` | {shown(s)} | {span(s)} | {s.help.split(' (default')[0].replace('|', '/')} |" for s in SETTINGS]
+    return "\n".join(rows)
+
+
 BLOCKS = {"what_it_is": what_it_is, "files": files, "total": total, "parity": parity, "data": data, "preset": preset,
           "pretraining": pretraining, "wall_time": wall_time, "epochs": epochs, "results": results, "judge": judge,
-          "why_backbone": why_backbone, "calibration": calibration, "va_head": va_head, "controls": controls, "default": default}
+          "why_backbone": why_backbone, "calibration": calibration, "va_head": va_head, "controls": controls, "settings": settings, "default": default}
 LAYOUT = "\n\n".join("{{%s}}" % b for b in BLOCKS if b != "default") + "\n"
 
 
