@@ -21,6 +21,7 @@ stream in (one onset's chord is held back until the next onset shows it is compl
 """
 from __future__ import annotations
 
+import math
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -28,6 +29,8 @@ import numpy as np
 from .events import BEATS_PER_BAR, NoteEvent
 
 MAX_HUMANIZE = 1.0
+MAX_SWING = 1.0
+TRIPLET_LATE = 1 / 6  # beats: an off-beat eighth at full swing lands two thirds into the beat
 SALT = 0x48554D          # "HUM": keeps these draws apart from the sampler's
 EPS = 1e-6
 DRIFT_STEP_MS, DRIFT_LIMIT_MS = 3.0, 15.0
@@ -104,7 +107,28 @@ def humanize(notes: Iterable[NoteEvent], amount: float, seed: int, tempo: float)
         yield from _play_chord(chord, amount, seed, drift, ms)
 
 
+def swing_time(beat: float, amount: float) -> float:
+    """``beat`` moved by swing: inside each beat the off-beat eighth (``.5``) goes ``amount`` x 1/6 of
+    a beat later — to ``.667``, a triplet feel, at 1 — and every other point in the beat moves in
+    proportion (piecewise linear through the beat's start, its off-beat and its end), so the 16ths
+    follow their eighths, the downbeats stay, and notes keep their order."""
+    whole = math.floor(beat)
+    f = beat - whole
+    mid = 0.5 + amount * TRIPLET_LATE
+    return whole + (f * mid / 0.5 if f <= 0.5 else mid + (f - 0.5) * (1.0 - mid) / 0.5)
+
+
+def swing(notes: Iterable[NoteEvent], amount: float) -> Iterator[NoteEvent]:
+    """Each note's start and end moved by ``swing_time`` (``amount`` 0: unchanged)."""
+    for n in notes:
+        if amount <= 0:
+            yield n
+            continue
+        start, end = swing_time(n.start, amount), swing_time(n.end, amount)
+        yield NoteEvent(n.pitch, n.velocity, start, max(end - start, 1e-3), n.channel)
+
+
 def perform(notes: Iterable[NoteEvent], settings, tempo: float) -> Iterator[NoteEvent]:
     """The grid's notes (in start order) as the request's performance settings play them
-    (``humanize``), at ``tempo`` BPM: every timing setting is applied here, in one place."""
-    return humanize(notes, settings.humanize, settings.seed, tempo)
+    (``humanize``, then ``swing``), at ``tempo`` BPM: every timing setting is applied here."""
+    return swing(humanize(notes, settings.humanize, settings.seed, tempo), settings.swing)

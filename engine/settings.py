@@ -21,7 +21,7 @@ from typing import Any, Callable
 from .errors import SettingError
 from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, VA
 from .expression import DEFAULT_STRENGTH as DEFAULT_EXPRESSION
-from .humanize import MAX_HUMANIZE
+from .humanize import MAX_HUMANIZE, MAX_SWING
 from .keys import Key, resolve_key
 
 MIN_BARS, MAX_BARS = 1, 64          # the window slides, so the upper bound is a product limit
@@ -212,6 +212,10 @@ SETTINGS: tuple[Setting, ...] = (
             label="Spread", control="slider",
             tooltip="How widely the notes spread over the octaves; the notes of the key and chord stay the "
                     "model's. 100: the model's own register, narrower than real music's"),
+    Setting("swing", float, 0.0, f"0..{MAX_SWING:g}: how late each off-beat eighth comes (0 = straight, default; "
+            f"1 = a triplet feel, the off-beat two thirds into the beat); the 16ths move with their eighths",
+            0.0, MAX_SWING, metavar="K", label="Swing", control="slider",
+            tooltip="0: straight eighths. Up: the off-beats come later, to a triplet feel at 100", stored="set"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
