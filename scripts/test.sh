@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the tests need on a fresh Debian/Ubuntu machine and run them.
 #   - Debian packages (JACK for real MIDI ports, Xvfb/xcb libraries for Qt) when run as root
-#   - a virtual environment .venv with the pinned Python packages ([train,dev,link] extras)
+#   - a virtual environment .venv with the pinned Python packages ([train,dev,link] extras): the
+#     versions in constraints.txt (the ranges are in pyproject.toml), on python3 = 3.11 here
 #   - pytest over tests/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 . .venv/bin/activate
 pip install -q --upgrade pip
-pip install -q --no-cache-dir -e ".[train,dev,link]"
+pip install -q --no-cache-dir -c constraints.txt -e ".[train,dev,link]"
 bash scripts/install-weights.sh
 export QT_QPA_PLATFORM=offscreen
 exec python -m pytest -q -p no:cacheprovider "$@"
