@@ -54,7 +54,7 @@ def steer_trial(rt, enc, *, tempo: float = 160.0, bars: int = 6, cc_beat: float 
             settings = GenerationSettings(bars=bars, tempo=tempo, seed=seed)
             pacer = Pacer()
             steering = Steering(settings, lambda: mi.next_va(START), pacer)
-            notes = rt.notes(settings, enc, START, steer=steering.for_piece(1, START))
+            notes = rt.stream_notes(rt.plan(settings, [enc], va=START), steer=steering.for_piece(1, START))
             live = LiveStream(notes, port, tempo=tempo, midi_in=mi, pacer=pacer).start()
             sent = {}
 
