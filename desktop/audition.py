@@ -1,6 +1,6 @@
 """Preview: hear the selected variation through the computer's audio output, with the playhead.
 
-A thin Qt shell over ``engine.preview.Preview`` (the engine renders with the SoundFont synth
+A thin Qt shell over ``engine.files.preview.Preview`` (the engine renders with the SoundFont synth
 and plays on a sink): a timer turns the sink's position into the piano roll's playhead and
 notices the end. No SoundFont, synth or audio device is one line for the window; the rest
 of the app is unaffected.
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
-from engine.audio import AudioError
+from engine.files.audio import AudioError
 from engine.events import NoteEvent
-from engine.preview import AudioSink, Preview
+from engine.files.preview import AudioSink, Preview
 
 POLL_MS = 30
 

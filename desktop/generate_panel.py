@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (
 )
 
 from engine.events import VA
-from engine.keys import PITCH_CLASSES
+from engine.music.keys import PITCH_CLASSES
 from engine.settings import MAX_SEED, SETTINGS, GenerationSettings, Setting, default_tempo
 
 MAX_VARIATIONS = 8

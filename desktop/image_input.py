@@ -2,7 +2,7 @@
 
 File managers send ``file://`` URLs; browsers send the page's ``https://`` URL and often the
 pixels as well; screenshots in the clipboard are bare pixels. Decoding is left to the worker
-(``engine.images``), so a huge or broken file never blocks the window.
+(``engine.picture.images``), so a huge or broken file never blocks the window.
 """
 from __future__ import annotations
 

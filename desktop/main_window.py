@@ -16,13 +16,13 @@ from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMainWindow, QVBox
 
 from engine.errors import SettingError
 from engine.events import VA, NoteEvent
-from engine.midi_io import MidiError
-from engine.outputs import check_output_path
-from engine.link import LinkUnavailable
-from engine.primer import Primer, PrimerError, primer_from_midi
-from engine.steering import Pacer, Steering
-from engine.ports import DEFAULT_OUTPUT, PortError
-from engine.runtime import Encoding, Runtime
+from engine.files.midi_io import MidiError
+from engine.files.outputs import check_output_path
+from engine.live.link import LinkUnavailable
+from engine.music.primer import Primer, PrimerError, primer_from_midi
+from engine.live.steering import Pacer, Steering
+from engine.live.ports import DEFAULT_OUTPUT, PortError
+from engine.generation.runtime import Encoding, Runtime
 
 from . import dragout
 from .audition import Audition

@@ -1,10 +1,10 @@
 """Playing a result into a MIDI port: the port menu's choice, Play, Stop (panic), the playhead,
 and Ableton Link.
 
-All timing is the engine's (``engine.live.LiveStream`` on its own threads); this object only
+All timing is the engine's (``engine.live.stream.LiveStream`` on its own threads); this object only
 opens the chosen port, starts and stops streams, and turns the player thread's callbacks into
 Qt signals. The port stays open between plays so a DAW track routed to the virtual
-``Synesthete`` port keeps its connection. With Link on, the session (``engine.link.LinkSync``,
+``Synesthete`` port keeps its connection. With Link on, the session (``engine.live.link.LinkSync``,
 kept joined while the toggle is on) sets the tempo and bar grid of every Play.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Iterable
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from engine.events import NoteEvent
-from engine.live import LiveStream
-from engine.ports import DEFAULT_OUTPUT, PortError, list_ports, open_output
+from engine.live.stream import LiveStream
+from engine.live.ports import DEFAULT_OUTPUT, PortError, list_ports, open_output
 
 POLL_MS = 30           # playhead refresh; ~33 fps is smooth enough for a line
 STOP_WAIT_S = 2.0
@@ -92,7 +92,7 @@ class Player(QObject):
     # --- Ableton Link ---------------------------------------------------------------------
     def set_link(self, on: bool, tempo: float = 120.0) -> str:
         """Join (or leave) the Link session; returns a line for the status bar. Raises
-        ``engine.link.LinkUnavailable`` (one line) without the aalink package."""
+        ``engine.live.link.LinkUnavailable`` (one line) without the aalink package."""
         self.stop()
         if not on:
             if self._link is not None:
@@ -100,7 +100,7 @@ class Player(QObject):
                 self._link = None
             return "Link off"
         if self._link is None:
-            from engine.link import LinkSync
+            from engine.live.link import LinkSync
 
             self._link = LinkSync(tempo)
         peers = self._link.wait_for_peers(0.5)

@@ -3,7 +3,7 @@
 Shaped like Qt's mandelbrot example (docs/DESIGN.md, Style): requests are stored under a mutex and a
 newer one replaces the pending one; the thread sleeps on a wait condition when idle; results
 come back through typed signals, so widgets are only touched on the GUI thread. The engine
-itself stays Qt-free: this module only calls ``engine.runtime.Runtime``.
+itself stays Qt-free: this module only calls ``engine.generation.runtime.Runtime``.
 
 A picture is encoded once, when it is read; its ``Encoding`` travels with the picture into
 each ``GenerationJob``, and every variation of the job is composed from that one value. So a
@@ -27,10 +27,10 @@ from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QMutex, QMutexLocker, Q
 from PyQt6.QtGui import QImage
 
 from engine.events import VA, NoteEvent
-from engine.images import ImageError, load_image, load_image_bytes
-from engine.primer import Primer
+from engine.picture.images import ImageError, load_image, load_image_bytes
+from engine.music.primer import Primer
 from engine.request import GenerationSettings, Judged, Piece, judge_piece, rank_by_fit
-from engine.runtime import Encoding, Runtime
+from engine.generation.runtime import Encoding, Runtime
 
 THUMB_PX = 640
 STOP_WAIT_MS = 5000
@@ -99,7 +99,7 @@ class GenerationJob:
     settings: tuple[GenerationSettings, ...]   # one per variation
     target: VA
     encoding: Encoding | None = field(default=None, compare=False)   # the picture's; None: from VA alone
-    primer: Primer | None = field(default=None, compare=False)       # a phrase to continue (engine.primer)
+    primer: Primer | None = field(default=None, compare=False)       # a phrase to continue (engine.music.primer)
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
 
     @property

@@ -4,7 +4,7 @@ Sessions and weights are loaded before any timing; ONNX Runtime and PyTorch get 
 thread count, the same weights (the checkpoint the ONNX files were exported from), the same
 KV-cache step and the same sampler (seeded nucleus sampling with the grammar mask), so the
 ratio ``ort_vs_torch`` compares engines, not settings (decoding runs on one thread in both:
-see ``engine.runtime``). Each figure is the median of
+see ``engine.generation.runtime``). Each figure is the median of
 ``--repeats`` runs. Targets (2-core CPU): ORT ≥ 5x PyTorch eager, real-time factor ≥ 50,
 first note ≤ 150 ms.
 """
@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from .errors import UsageError
+from .generation.runtime import Runtime
+from .generation.sampling import SamplingSettings, TokenStream
 from .settings import DEFAULT_SPREAD, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, GenerationSettings
-from .runtime import Runtime
-from .sampling import SamplingSettings, TokenStream
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "coffee.jpg"

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 
 from .errors import UsageError
 from .events import VA, BarAim, NoteEvent, Steer
-from .keys import Key, auto_key
+from .music.keys import Key, auto_key
 from .settings import MAX_ARC_POINTS, MAX_SEED, GenerationSettings
 
 __all__ = ["Plan", "make_plan", "Piece", "check_sections", "Judged", "judge_piece", "rank_by_fit", "GenerationSettings"]
@@ -43,7 +43,7 @@ class Plan:
     """Everything a request resolves to. ``settings`` are final: the phrase's key and tempo where the
     user left them automatic, the arc of several pictures, the tempo of a clock that rules (Link).
     ``target`` is the VA asked for (before ``intensity``); ``encoding`` the first picture's
-    (``engine.runtime.Encoding``; None: music from the VA alone); ``prime`` the phrase's tokens in
+    (``engine.generation.runtime.Encoding``; None: music from the VA alone); ``prime`` the phrase's tokens in
     the plan's mode; ``steer`` the picture of each bar when there are several."""
 
     settings: GenerationSettings
@@ -51,7 +51,7 @@ class Plan:
     encoding: Any = field(default=None, compare=False)  # arrays: a plan is its request, not its pixels
     images: tuple[str, ...] = ()
     model: str | None = None
-    primer: Any = None            # the engine.primer.Primer this piece continues
+    primer: Any = None            # the engine.music.primer.Primer this piece continues
     prime: tuple[int, ...] = ()
     include_primer: bool = False  # the file holds the phrase before the continuation
     steer: Steer | None = field(default=None, compare=False)
@@ -174,14 +174,14 @@ class Piece:
 
     def write(self, path) -> "object":
         """Write as a ``.mid`` (atomic; Type 1 with tempo, key signature and this metadata)."""
-        from .midi_io import write_midi
+        from .files.midi_io import write_midi
 
         notes, bars = self.written_notes()
         return write_midi(notes, path, tempo=self.tempo, key=self.key.signature, settings=self.metadata(), bars=bars)
 
     def render(self, path, soundfont=None) -> "object":
-        """Render as a 44.1 kHz stereo WAV with a SoundFont (atomic; ``engine.audio``)."""
-        from .audio import Synth, note_events, write_wav
+        """Render as a 44.1 kHz stereo WAV with a SoundFont (atomic; ``engine.files.audio``)."""
+        from .files.audio import Synth, note_events, write_wav
 
         with Synth(soundfont) as synth:
             return write_wav(synth.render(note_events(self.written_notes()[0], self.tempo)), path, synth.sample_rate)[0]
@@ -203,7 +203,7 @@ class Judged:
 
 
 def judge_piece(piece: Piece, judge) -> Judged:
-    """``judge``: an ``engine.judge.Judge``. A piece with no notes has no emotion to judge."""
+    """``judge``: an ``engine.music.judge.Judge``. A piece with no notes has no emotion to judge."""
     return Judged(piece, VA(*judge.predict(list(piece.notes))).clipped() if piece.notes else None)
 
 

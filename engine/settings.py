@@ -20,9 +20,9 @@ from typing import Any, Callable
 
 from .errors import SettingError
 from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, VA
-from .expression import DEFAULT_STRENGTH as DEFAULT_EXPRESSION
-from .humanize import MAX_HUMANIZE, MAX_SWING
-from .keys import Key, resolve_key
+from .generation.expression import DEFAULT_STRENGTH as DEFAULT_EXPRESSION
+from .music.humanize import MAX_HUMANIZE, MAX_SWING
+from .music.keys import Key, resolve_key
 
 MIN_BARS, MAX_BARS = 1, 64          # the window slides, so the upper bound is a product limit
 MAX_TEMPERATURE = 5.0               # 0 = greedy
@@ -33,19 +33,19 @@ DEFAULT_BARS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P = 8, 1.0, 0.95
 # at 1.5, 0.799 at 2; docs/EXPRESSION.md) — the calibrated picture VA is on the pictures' scale, whose
 # arousal spreads half as wide as the music's the decoder learnt from
 MAX_INTENSITY, DEFAULT_INTENSITY = 2.0, 1.5
-FORMS = ("free", "phrases")         # phrases: every second phrase restates the one before (engine.sampling.phrase_plan)
+FORMS = ("free", "phrases")         # phrases: every second phrase restates the one before (engine.generation.sampling.phrase_plan)
 DEFAULT_FORM = "free"
 MAX_EXPRESSION = 3.0
-# how far each piece's density and touch may depart from its mood's (engine.controls): 0 = every
+# how far each piece's density and touch may depart from its mood's (engine.generation.controls): 0 = every
 # piece of a mood alike, 1 = the spread of real music around its mood. 1 by default: on 134 validation
 # pictures the forest told the music from real music 0.832 / 0.783 / 0.806 of the time at 0 / 0.5 / 1
 # (the last two within noise; CHANGELOG.md, fitted controls)
 MAX_VARIETY, DEFAULT_VARIETY = 2.0, 1.0
-# how far each velocity moves inside its token's band toward the running loudness (engine.dynamics):
+# how far each velocity moves inside its token's band toward the running loudness (engine.music.dynamics):
 # 0 plays the bins' centres. 0.5 by default: on 134 validation pieces it brought the within-piece
 # velocity sd from 12.1 to 10.0 (real 9.6), where 1 overshot to 8.3 (MUSICALITY.md)
 DEFAULT_DYNAMICS = 0.5
-# how evenly each pitch class is drawn over the octaves (engine.sampling.octave_spread): 1 = the
+# how evenly each pitch class is drawn over the octaves (engine.generation.sampling.octave_spread): 1 = the
 # model's own register, narrower than real music's. 1.2 by default: on 134 validation pieces the range
 # came to 33.0 semitones (real 32.3; 30.1 at 1) with pitch entropy +0.10 bits, where 1.4 overshot to
 # 35.3 and +0.22 (MUSICALITY.md, "Octave spread")

@@ -4,14 +4,14 @@ real JACK ports with the shipped model.
     python scripts/bench_steering.py                  # starts a private dummy jackd, prints a table
     python scripts/bench_steering.py --trials 12 --tempo 120 --json
 
-Each trial streams a piece for (-0.8, -0.8) with ``Steering`` (``engine.steering``): a "DAW"
+Each trial streams a piece for (-0.8, -0.8) with ``Steering`` (``engine.live.steering``): a "DAW"
 JACK client sends CC20 = CC21 = 127 (valence, arousal → +1) at a random moment in bar 2..3.
 Printed per trial, in ms from the CC:
 * composed: when the first bar under the new VA began to be composed;
 * heard: when the first note of that bar reached a JACK client listening to our port (the
   driver's stamp on our clock); the issue asks at most one bar plus 50 ms;
 and the judge's VA of the bars before the CC and from the steered bar on (it should move
-toward (+1, +1)). The design bound is one bar plus ``LEAD_S`` (``engine.steering``).
+toward (+1, +1)). The design bound is one bar plus ``LEAD_S`` (``engine.live.steering``).
 """
 from __future__ import annotations
 
@@ -32,11 +32,11 @@ import numpy as np  # noqa: E402
 import rtmidi  # noqa: E402
 
 from engine.events import BEATS_PER_BAR, VA  # noqa: E402
-from engine.live import LiveStream  # noqa: E402
-from engine.midi_in import MidiIn  # noqa: E402
-from engine.ports import open_output  # noqa: E402
+from engine.live.stream import LiveStream  # noqa: E402
+from engine.live.midi_in import MidiIn  # noqa: E402
+from engine.live.ports import open_output  # noqa: E402
 from engine.request import GenerationSettings  # noqa: E402
-from engine.steering import LEAD_S, Pacer, Steering  # noqa: E402
+from engine.live.steering import LEAD_S, Pacer, Steering  # noqa: E402
 from test_live_jack import Receiver  # noqa: E402
 
 START, STEERED = VA(-0.8, -0.8), VA(1.0, 1.0)
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     from jack_fixture import start_jackd, stop_jackd
-    from engine.runtime import Runtime
+    from engine.generation.runtime import Runtime
 
     name = f"synesthete-bench-{uuid.uuid4().hex[:6]}"
     proc = start_jackd(name)

@@ -1,5 +1,5 @@
 """Onset error of live playback vs its schedule, over a real JACK port, while a CPU-busy
-"generation" runs in the same process (the real model when ``engine.runtime`` exists and
+"generation" runs in the same process (the real model when ``engine.generation.runtime`` exists and
 ``--image`` is given).
 
     python scripts/bench_stream.py                 # starts a private dummy jackd, prints a table
@@ -35,8 +35,8 @@ import numpy as np  # noqa: E402
 import rtmidi  # noqa: E402
 
 from engine.events import NoteEvent  # noqa: E402
-from engine.live import LiveStream  # noqa: E402
-from engine.ports import _jack_quiet, jack_running, open_output  # noqa: E402
+from engine.live.stream import LiveStream  # noqa: E402
+from engine.live.ports import _jack_quiet, jack_running, open_output  # noqa: E402
 from test_live_jack import Receiver  # noqa: E402  (the tests' polling JACK receiver, arrival times on our clock)
 
 RATE, PERIOD = 48000, 128

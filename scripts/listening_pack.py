@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 from engine.events import BEATS_PER_BAR, QUADRANT_NAMES, VA, NoteEvent, quadrant  # noqa: E402
 
-SOUNDFONT = None  # engine.audio.find_soundfont: $SYNESTHETE_SOUNDFONT or the system GM SoundFont
+SOUNDFONT = None  # engine.files.audio.find_soundfont: $SYNESTHETE_SOUNDFONT or the system GM SoundFont
 RATE = 22050
 # OASIS themes a public docs page should not show (graphic, explicit or hateful), by file name
 DEFAULT_SKIP = ("nude", "bdsm", "dead_bodies", "carcass", "injury", "severed", "bloody", "surgery", "tumor",
@@ -152,10 +152,10 @@ def _db(v: float) -> float:
 
 def render(mid: Path, out: Path, soundfont: str, fmt: str) -> dict:
     """.mid → audio at ``out`` (its suffix may change to .wav without sox): ``synesthete render``
-    (engine.audio: FluidSynth, 44.1 kHz stereo, the product's fixed gain and soft knee), then sox
+    (engine.files.audio: FluidSynth, 44.1 kHz stereo, the product's fixed gain and soft knee), then sox
     (or numpy + scipy) makes it mono 22.05 kHz.
     Returns peak and RMS in dBFS of the mono signal, its seconds, and the file written."""
-    from engine.audio import render_midi
+    from engine.files.audio import render_midi
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "render.wav"
@@ -238,13 +238,13 @@ def main(argv=None) -> int:
     ap.add_argument("--no-default-skip", action="store_true", help="do not apply the default skip list")
     a = ap.parse_args(argv)
 
-    from engine.midi_io import write_midi
+    from engine.files.midi_io import write_midi
     from engine.request import GenerationSettings
-    from engine.runtime import Runtime
+    from engine.generation.runtime import Runtime
     from engine.training.dataset import data_dir, read_images
     from engine.training.musicality import notes_per_bar, pitch_range
 
-    from engine.audio import AudioError, Synth
+    from engine.files.audio import AudioError, Synth
 
     try:
         Synth(a.soundfont).close()

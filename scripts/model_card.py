@@ -89,7 +89,7 @@ def what_it_is(rec: dict) -> str:
             f"{mc['n_enc_layers']} Transformer encoder layer(s), d_model {mc['d_model']} → image memory and an image-VA head; "
             f"a music decoder of {mc['n_dec_layers']} Transformer layers (self-attention, cross-attention over the memory plus a VA token, "
             f"{mc['n_heads']} heads, feed-forward {mc['d_ff']}), block size {mc['block_size']} tokens, tied output embedding, "
-            f"over the {side['vocab_size']}-token REMI-style vocabulary of `engine/tokens.py`.")
+            f"over the {side['vocab_size']}-token REMI-style vocabulary of `engine/generation/tokens.py`.")
 
 
 def files(rec: dict) -> str:
@@ -219,7 +219,7 @@ def calibration(rec: dict) -> str:
         return ""
     m = cal.get("music")
     return "\n".join(["## Calibration of the image head", "",
-                      f"A per-axis quantile mapping (`engine/calibration.py`), fitted on {cal['n']} {cal['fitted_on']} pictures and stored in "
+                      f"A per-axis quantile mapping (`engine/picture/calibration.py`), fitted on {cal['n']} {cal['fitted_on']} pictures and stored in "
                       "`synesthete.json`, spreads the image head's VA as the labels spread (docs/CALIBRATION.md)"
                       + (f": from the picture, the music's judge VA MAE over its shuffled-label MAE goes from {m['before']['ratio']:.3f} to "
                          f"{m['after']['ratio']:.3f} on the test pictures." if m else ".")])
@@ -230,7 +230,7 @@ def va_head(rec: dict) -> str:
     if not head:
         return ""
     return "\n".join(["## The image VA head (`va_head` in `synesthete.json`)", "",
-                      f"The picture's VA comes from a ridge regression (`engine/image_stats.py`, fitted by `engine/training/va_head.py` on the "
+                      f"The picture's VA comes from a ridge regression (`engine/picture/image_stats.py`, fitted by `engine/training/va_head.py` on the "
                       f"train pictures, strength and feature groups chosen on validation) over {head['features']} — the encoder's own VA "
                       "head is not used."
                       + (" On the {n} test pictures, before calibration (the encoder's own head → this one): ρ arousal {e[rho_arousal]:.3f} → "
@@ -244,7 +244,7 @@ def controls(rec: dict) -> str:
     the product asks with, plus each piece's spread (the sidecar's, fitted by control_fit)."""
     if not rec["sidecar"]["model_config"].get("controls"):
         return ""
-    from engine.controls import DENSITY_REF, TOUCH_REF, TOUCH_SCALE, apply_control_map
+    from engine.generation.controls import DENSITY_REF, TOUCH_REF, TOUCH_SCALE, apply_control_map
 
     trained = np.asarray(rec["trained_control_map"], np.float64)
     ctl = rec["sidecar"].get("controls") or {}
@@ -264,7 +264,7 @@ def controls(rec: dict) -> str:
                       "touch = (mean velocity − 72) / 24. In training they are each window's own, so the model learns to play what it is told. "
                       f"The map from VA it was trained with (fitted on the training pieces, `decoder.control_map`): {formula(trained)}.", "",
                       "At inference `decoder_prep.onnx` takes the controls as an input and the runtime fills it from the sidecar's `controls` "
-                      "(`engine/controls.py`), fitted by `python -m engine.training.control_fit` so that what the model *plays* matches real "
+                      "(`engine/generation/controls.py`), fitted by `python -m engine.training.control_fit` so that what the model *plays* matches real "
                       f"music (bars 2–9 of the training pieces): ask {formula(m)} — e.g. excited (0.5, 0.5): {at(0.5, 0.5)}; "
                       f"sad (−0.5, −0.5): {at(-0.5, -0.5)}. Each piece also departs from its mood's by a seeded offset of spread "
                       f"{spread[0]:.3f} (density) and {spread[1]:.3f} (touch) per unit of `--variety` (default 1: the spread of real pieces "

@@ -29,7 +29,7 @@ def rss_mb() -> float:
 
 def soak_generations(n: int) -> dict:
     from engine.request import GenerationSettings
-    from engine.runtime import Runtime
+    from engine.generation.runtime import Runtime
 
     rt = Runtime.load()
     image = ROOT / "examples" / "coffee.jpg"
@@ -54,8 +54,8 @@ def soak_streams(cycles: int) -> dict:
     from jack_fixture import start_jackd, stop_jackd
     from test_live_jack import Receiver, melody, sounding_at_end
 
-    from engine.live import LiveStream
-    from engine.ports import open_output
+    from engine.live.stream import LiveStream
+    from engine.live.ports import open_output
 
     name = f"synesthete-soak-{uuid.uuid4().hex[:6]}"
     proc = start_jackd(name)

@@ -42,7 +42,7 @@ def start_jackd(name: str) -> subprocess.Popen:
     proc = subprocess.Popen([jackd, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     proc.log = log
-    from engine.ports import _jack_quiet  # keep the probe's "cannot connect" lines quiet
+    from engine.live.ports import _jack_quiet  # keep the probe's "cannot connect" lines quiet
     import rtmidi
     saved = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = name  # libjack reads it at each client open

@@ -26,10 +26,10 @@ from PyQt6.QtTest import QTest  # noqa: E402
 from desktop import theme  # noqa: E402
 from desktop.app import make_settings  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
-from engine.audio import AudioError  # noqa: E402
+from engine.files.audio import AudioError  # noqa: E402
 from engine.events import VA  # noqa: E402
 from engine.settings import DEFAULT_SPREAD, GenerationSettings  # noqa: E402
-from engine.runtime import Runtime  # noqa: E402
+from engine.generation.runtime import Runtime  # noqa: E402
 from test_audio import ClockSink, needs_synth  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -364,7 +364,7 @@ def choose_sink(w: MainWindow, sink: Sink) -> None:
 
 @pytest.fixture
 def sink(jack_server):
-    from engine.ports import jack_running
+    from engine.live.ports import jack_running
 
     # The engine caches "no JACK" for a second; earlier tests may have asked just before
     # the fixture's server started.

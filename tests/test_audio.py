@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import audio
+from engine.files import audio
 from engine.events import NoteEvent
-from engine.humanize import humanize, metric_place
-from engine.midi_io import read_midi
-from engine.preview import Preview
+from engine.music.humanize import humanize, metric_place
+from engine.files.midi_io import read_midi
+from engine.files.preview import Preview
 from fixtures import make_midi
 from test_cli import EXAMPLE, assert_one_line_error, run
 

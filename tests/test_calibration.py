@@ -5,8 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from engine import calibration as C
-from engine.runtime import ModelError, Runtime
+from engine.picture import calibration as C
+from engine.generation.runtime import ModelError, Runtime
 
 
 def test_a_squeezed_prediction_is_spread_to_the_labels_quantiles_in_order():
@@ -55,7 +55,7 @@ def test_the_runtime_applies_the_sidecars_calibration_and_refuses_a_broken_one(t
 def test_the_sidecars_va_head_reads_the_picture_and_a_broken_one_is_refused(tiny_run, tmp_path):
     from PIL import Image
 
-    from engine.image_stats import STAT_NAMES, colour_stats
+    from engine.picture.image_stats import STAT_NAMES, colour_stats
 
     d = tmp_path / "m"
     shutil.copytree(tiny_run.onnx, d)
@@ -81,8 +81,8 @@ def test_the_sidecars_va_head_reads_the_picture_and_a_broken_one_is_refused(tiny
 def test_a_va_head_can_read_the_backbones_pooled_features_and_needs_them(tiny_run, tmp_path):
     from PIL import Image
 
-    from engine.image_stats import STAT_NAMES, VAHead
-    from engine.images import preprocess
+    from engine.picture.image_stats import STAT_NAMES, VAHead
+    from engine.picture.images import preprocess
 
     d = tmp_path / "m"
     shutil.copytree(tiny_run.onnx, d)
@@ -113,8 +113,8 @@ def test_a_va_head_can_read_each_backbone_stage_pooled_as_the_encoder_gives_it(t
     import torch
     from PIL import Image
 
-    from engine.image_stats import VAHead
-    from engine.images import preprocess
+    from engine.picture.image_stats import VAHead
+    from engine.picture.images import preprocess
     from engine.training.backbones import build_backbone
 
     d = tmp_path / "m"
@@ -143,7 +143,7 @@ def test_a_va_head_can_read_each_backbone_stage_pooled_as_the_encoder_gives_it(t
 def test_colour_statistics_tell_bright_vivid_pictures_from_dark_dull_ones():
     from PIL import Image
 
-    from engine.image_stats import STAT_NAMES, colour_stats
+    from engine.picture.image_stats import STAT_NAMES, colour_stats
 
     vivid = Image.new("RGB", (64, 64), (250, 120, 20))
     dull = Image.new("RGB", (64, 64), (30, 32, 35))

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from engine.chords import (NO_CHORD, QUALITIES, RECOGNISED, Chord, from_pop1k7, from_pop909, parse_chord,
+from engine.music.chords import (NO_CHORD, QUALITIES, RECOGNISED, Chord, from_pop1k7, from_pop909, parse_chord,
                            parse_progression, per_bar, per_beat, recognise, recognise_bars)
 from engine.errors import UsageError
 from engine.events import NoteEvent

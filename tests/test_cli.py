@@ -192,16 +192,16 @@ def test_training_commands_on_a_base_install_say_what_to_install(command):
 
 
 def test_phrase_form_restates_bars_and_is_stored_for_regeneration(tmp_path):
-    from engine.midi_io import read_midi
+    from engine.files.midi_io import read_midi
 
     out = tmp_path / "p.mid"
     assert run("generate", EXAMPLE, "-o", out, "--bars", "8", "--seed", "2", "--form", "phrases").returncode == 0
-    from engine.dynamics import band
+    from engine.music.dynamics import band
 
     bars: dict[int, list] = {}
     for n in read_midi(out).notes:
         # the same notes in the same loudness bins; where in its bin a velocity sits follows the
-        # running dynamics (engine.dynamics), which a restatement may enter from elsewhere
+        # running dynamics (engine.music.dynamics), which a restatement may enter from elsewhere
         bars.setdefault(int(n.start_beat // 4), []).append((n.start_beat % 4, n.pitch, band(n.velocity)))
     assert all(bars.get(b + 4, []) == bars.get(b, []) for b in range(3))
     text = [m.text for m in mido.MidiFile(out).tracks[0] if m.type == "text"][0]
@@ -249,7 +249,7 @@ def test_variety_lets_pieces_of_one_mood_differ_in_how_busy_and_loud_they_are():
 
     from engine.events import VA
     from engine.settings import DEFAULT_VARIETY, GenerationSettings
-    from engine.runtime import Runtime
+    from engine.generation.runtime import Runtime
 
     rt = Runtime.load()
     enc = rt.encode(EXAMPLE)
@@ -279,9 +279,9 @@ def test_intensity_zero_makes_moods_alike_and_two_pulls_them_apart():
     """The judge on the shipped model's music: at intensity 0 an excited and a sad target get the same
     (neutral) music; at 2 the excited pieces are judged clearly more aroused than the sad ones."""
     from engine.events import VA
-    from engine.judge import Judge
+    from engine.music.judge import Judge
     from engine.request import GenerationSettings
-    from engine.runtime import Runtime
+    from engine.generation.runtime import Runtime
 
     rt, judge = Runtime.load(), Judge.load()
     enc = rt.encode(EXAMPLE)

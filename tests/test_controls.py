@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from engine.tokens import BAR, BOS, MODE0, POS0, TOKEN_ID, encode, notes_to_grid
+from engine.generation.tokens import BAR, BOS, MODE0, POS0, TOKEN_ID, encode, notes_to_grid
 from engine.events import NoteEvent
 from engine.training.controls import (CLIP, apply_control_map, batch_controls, fit_control_map,
                                       window_controls)
@@ -118,7 +118,7 @@ def test_fine_tuning_with_controls_from_a_decoder_pretrained_without_them(tiny_r
     assert w3.shape == (w0.shape[0], 5) and w3[:, 4].abs().max() < 0.05 and torch.allclose(w3[:, :4], w, atol=0.05)
     from engine.events import VA
     from engine.request import GenerationSettings
-    from engine.runtime import Runtime
+    from engine.generation.runtime import Runtime
     from engine.training.evaluate import test_images
     from engine.training.export import export
     assert export(str(tmp_path / "ctl3" / "ckpt.pt"), str(tmp_path / "onnx3"), rollout=32)["ok"]
@@ -136,7 +136,7 @@ def test_fine_tuning_with_controls_from_a_decoder_pretrained_without_them(tiny_r
 def test_a_decoder_with_controls_exports_its_map_and_each_piece_is_played_its_own_controls(tiny_run, tmp_path):
     from engine.events import VA
     from engine.request import GenerationSettings
-    from engine.runtime import Runtime
+    from engine.generation.runtime import Runtime
     from engine.training.export import export, update_sidecar
     from engine.training.train import load_state, main
 
@@ -174,7 +174,7 @@ def test_a_decoder_with_controls_exports_its_map_and_each_piece_is_played_its_ow
 
 
 def test_a_pieces_offset_is_seeded_scaled_by_variety_and_bounded():
-    from engine.controls import OFFSET_CUT, Controls
+    from engine.generation.controls import OFFSET_CUT, Controls
 
     ctl = Controls({"map": np.zeros((3, 2)), "spread": [0.6, 0.3]})
     assert np.all(ctl.offset(5, 0.0) == 0)
@@ -190,7 +190,7 @@ def test_a_pieces_offset_is_seeded_scaled_by_variety_and_bounded():
 @pytest.mark.parametrize("spec", [{"map": [[0, 0]] * 2}, {"map": np.zeros((3, 2)).tolist(), "spread": [-0.1, 0.2]},
                                   {"map": [[0, 0], [0, 0], [0, float("nan")]]}, {"spread": [0, 0]}, "map"])
 def test_malformed_controls_are_refused_with_a_reason(spec):
-    from engine.controls import Controls
+    from engine.generation.controls import Controls
 
     with pytest.raises(ValueError, match="controls"):
         Controls(spec)

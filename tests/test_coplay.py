@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from engine.events import VA
-from engine.keys import estimate_key, parse_key
-from engine.primer import PrimerError, primer_from_midi
+from engine.music.keys import estimate_key, parse_key
+from engine.music.primer import PrimerError, primer_from_midi
 from engine.settings import GenerationSettings, arc_point, parse_arc
-from engine.runtime import Runtime
+from engine.generation.runtime import Runtime
 from test_cli import EXAMPLE, assert_one_line_error, run
 
 ROCKET = EXAMPLE.parent / "rocket.jpg"

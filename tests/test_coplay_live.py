@@ -16,8 +16,8 @@ import pytest
 pytestmark = pytest.mark.jack
 rtmidi = pytest.importorskip("rtmidi")
 
-from engine.runtime import Runtime  # noqa: E402
-from engine.steering import LEAD_S  # noqa: E402
+from engine.generation.runtime import Runtime  # noqa: E402
+from engine.live.steering import LEAD_S  # noqa: E402
 from jack_fixture import GRID_MS  # noqa: E402
 from test_live_jack import Receiver, unique  # noqa: E402
 

@@ -7,7 +7,7 @@ music21 = pytest.importorskip("music21")
 
 from music21 import chord, meter, note, stream  # noqa: E402
 
-from engine.tokens import MODE0, decode  # noqa: E402
+from engine.generation.tokens import MODE0, decode  # noqa: E402
 from engine.training.corpus import BARS, parse_spec, score_to_piece  # noqa: E402
 from engine.training.sequences import piece_windows  # noqa: E402
 

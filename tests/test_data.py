@@ -5,8 +5,8 @@ import pytest
 from engine.training.beats import quantize
 from engine.training.dataset import ImageItem, MidiItem, data_dir, read_images, read_midis
 from engine.events import NoteEvent
-from engine.judge import Judge, features_of_notes
-from engine.midi_io import read_midi
+from engine.music.judge import Judge, features_of_notes
+from engine.files.midi_io import read_midi
 from engine.training.pairing import make_pairs, nearest_neighbour_stats, pair_split, pairing_stats
 from fixtures import make_data_dir, make_midi, needs_train_extra
 
@@ -101,7 +101,7 @@ def test_beat_tracking_puts_a_performance_back_on_the_grid(tmp_path):
 def test_a_performance_starts_in_its_first_bar(monkeypatch, lead_s, first_step):
     """The quantized piece's first note sits in bar 1 (at its own place in the bar), however the beat
     tracker's first beat falls against it: no bar of silence is invented before the music."""
-    from engine.midi_io import MidiPiece, TimedNote
+    from engine.files.midi_io import MidiPiece, TimedNote
     from engine.training import beats
 
     beat_s = 0.5   # 120 BPM, beats tracked from t = 1.0 s on

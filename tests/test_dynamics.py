@@ -3,9 +3,9 @@ running loudness, so the notes keep their tokens and lose the bins' jumps."""
 import numpy as np
 import pytest
 
-from engine.dynamics import BANDS, Contour, band, shape_dynamics
+from engine.music.dynamics import BANDS, Contour, band, shape_dynamics
 from engine.events import NoteEvent
-from engine.tokens import VELOCITY_BINS, encode, notes_to_grid
+from engine.generation.tokens import VELOCITY_BINS, encode, notes_to_grid
 
 
 def line(velocities, chord=1):
@@ -75,7 +75,7 @@ def test_the_shipped_model_plays_the_same_notes_with_its_loudness_placed_inside_
 
     from engine.events import VA
     from engine.settings import DEFAULT_DYNAMICS, GenerationSettings
-    from engine.runtime import Runtime
+    from engine.generation.runtime import Runtime
 
     rt = Runtime.load()
     enc = rt.encode(Path(__file__).resolve().parent.parent / "examples" / "coffee.jpg")

@@ -60,7 +60,7 @@ def test_evaluate_makes_the_same_pieces_the_product_makes_for_the_same_request(t
     VA, its piece is note for note what ``Runtime.compose`` gives (what ``generate`` writes) at
     intensity 1 — evaluate measures the model given a VA as asked."""
     from engine.request import GenerationSettings
-    from engine.runtime import Runtime
+    from engine.generation.runtime import Runtime
     from engine.training.dataset import read_images
     from engine.training.evaluate import generate_run
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from engine import expression as E
-from engine.tokens import BAR, N_POS, N_VEL, PITCH0, POS0, VEL0
+from engine.generation import expression as E
+from engine.generation.tokens import BAR, N_POS, N_VEL, PITCH0, POS0, VEL0
 
 
 def test_no_strength_and_neutral_arousal_add_nothing():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.events import NoteEvent
-from engine.midi_io import MidiError, read_midi, write_midi
+from engine.files.midi_io import MidiError, read_midi, write_midi
 from model_fixture import TINY
 
 REPO = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.chords import QUALITIES, parse_chord, parse_progression, per_bar, per_beat
+from engine.music.chords import QUALITIES, parse_chord, parse_progression, per_bar, per_beat
 from engine.events import NoteEvent
 from engine.training import form_stats as fs
 

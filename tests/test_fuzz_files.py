@@ -14,11 +14,11 @@ import struct
 
 import pytest
 
-from engine.audio import AudioError, render_midi
+from engine.files.audio import AudioError, render_midi
 from engine.cli import main
 from engine.events import NoteEvent
-from engine.midi_io import MidiError, read_messages, write_midi
-from engine.primer import PrimerError, primer_from_midi
+from engine.files.midi_io import MidiError, read_messages, write_midi
+from engine.music.primer import PrimerError, primer_from_midi
 
 FILES = 2000
 MAX_GROWTH = 200 * 2**20  # bytes of peak RSS over the whole run
@@ -44,7 +44,7 @@ def smf(tracks: list[bytes], fmt: int) -> bytes:
 
 def tiny_soundfont(tmp_path):
     """test_locks_inputs' few-KB SoundFont, when FluidSynth is installed (else the event lists only)."""
-    from engine.audio import Synth
+    from engine.files.audio import Synth
     from test_locks_inputs import sf2_file
 
     path = sf2_file(tmp_path / "tiny.sf2")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.images import ImageError, load_image, load_image_bytes
-from engine.midi_io import MidiError, read_midi, write_midi
+from engine.picture.images import ImageError, load_image, load_image_bytes
+from engine.files.midi_io import MidiError, read_midi, write_midi
 from engine.events import NoteEvent
 from fixtures import make_midi, make_photo
 

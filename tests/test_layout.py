@@ -206,24 +206,24 @@ def copy_of_repo(tmp_path: Path) -> Path:
 # the mutation: (file, code appended to it, what the report must say; {n} is the line of the import)
 MUTATIONS = {
     "top-level import torch in a product module": (
-        "engine/sampling.py", "import torch\n", "engine/sampling.py:{n} `import torch`: engine.sampling never imports torch"),
+        "engine/generation/sampling.py", "import torch\n", "engine/generation/sampling.py:{n} `import torch`: engine.generation.sampling never imports torch"),
     "import torch.nn (a submodule) in a product module": (
-        "engine/compose.py", "import torch.nn as nn\n", "engine/compose.py:{n} `import torch.nn`: engine.compose never imports torch"),
+        "engine/generation/compose.py", "import torch.nn as nn\n", "engine/generation/compose.py:{n} `import torch.nn`: engine.generation.compose never imports torch"),
     "from torch import ... in a product module, inside a function": (
-        "engine/keys.py", "def _f():\n    from torch import nn\n", "engine/keys.py:{n} `from torch import nn`: engine.keys never imports torch"),
+        "engine/music/keys.py", "def _f():\n    from torch import nn\n", "engine/music/keys.py:{n} `from torch import nn`: engine.music.keys never imports torch"),
     "import torchvision in a product module": (
         "engine/request.py", "import torchvision.models\n", ": engine.request never imports torchvision"),
-    "import desktop... in engine/runtime.py": (
-        "engine/runtime.py", "import desktop.theme\n", "engine/runtime.py:{n} `import desktop.theme`: engine.runtime never imports desktop"),
+    "import desktop... in engine/generation/runtime.py": (
+        "engine/generation/runtime.py", "import desktop.theme\n", "engine/generation/runtime.py:{n} `import desktop.theme`: engine.generation.runtime never imports desktop"),
     "from desktop import ... in a product module, inside a function": (
-        "engine/live.py", "def _f():\n    from desktop.worker import GenerateWorker\n", ": engine.live never imports desktop"),
+        "engine/live/stream.py", "def _f():\n    from desktop.worker import GenerateWorker\n", ": engine.live.stream never imports desktop"),
     "PyQt6 in a product module": (
-        "engine/ports.py", "from PyQt6.QtCore import QObject\n", ": engine.ports never imports PyQt6"),
+        "engine/live/ports.py", "from PyQt6.QtCore import QObject\n", ": engine.live.ports never imports PyQt6"),
     "PyQt6 in the training code": (
         "engine/training/train.py", "import PyQt6\n", ": engine.training.train never imports PyQt6"),
     "the training code in a product module": (
-        "engine/scheduler.py", "from .training import model\n",
-        "engine/scheduler.py:{n} `from engine.training import model`: engine.scheduler never imports engine.training"),
+        "engine/live/scheduler.py", "from ..training import model\n",
+        "engine/live/scheduler.py:{n} `from engine.training import model`: engine.live.scheduler never imports engine.training"),
     "module-level import of engine.training.train in engine/cli/training.py": (
         "engine/cli/training.py", "from ..training.train import train\n",
         "engine/cli/training.py:{n} `from engine.training.train import train` at module level: a documented exception"),
@@ -268,5 +268,5 @@ def test_a_banned_import_is_reported_where_it_stands(tmp_path, case):
 def test_a_cycle_is_reported(tmp_path):
     root = copy_of_repo(tmp_path)
     assert cycles(root) == []
-    mutate(root, "engine/tokens.py", "def _f():\n    from . import compose\n")
-    assert any(c[0] == c[-1] and {"engine.tokens", "engine.compose"} <= set(c) for c in cycles(root)), cycles(root)
+    mutate(root, "engine/generation/tokens.py", "def _f():\n    from . import compose\n")
+    assert any(c[0] == c[-1] and {"engine.generation.tokens", "engine.generation.compose"} <= set(c) for c in cycles(root)), cycles(root)

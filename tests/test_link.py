@@ -1,6 +1,6 @@
 """Ableton Link (``stream --link``) against a second Link peer in this process, over a real JACK
 port: onsets measured by a JACK client and compared with *the peer's* beat timeline (its own
-``beat`` reads bracketed by ``perf_counter``, independent of ``engine.link``), tempo changes,
+``beat`` reads bracketed by ``perf_counter``, independent of ``engine.live.link``), tempo changes,
 start/stop sync, and the command line. Two peers in one process find each other over the
 loopback/LAN multicast that Link uses, in about 0.1 s here."""
 from __future__ import annotations
@@ -21,10 +21,10 @@ rtmidi = pytest.importorskip("rtmidi")
 
 from engine.errors import UsageError  # noqa: E402
 from engine.events import NoteEvent  # noqa: E402
-from engine.link import LinkSync, LinkUnavailable  # noqa: E402
-from engine.live import LiveStream  # noqa: E402
-from engine.midi_io import read_midi  # noqa: E402
-from engine.ports import open_output  # noqa: E402
+from engine.live.link import LinkSync, LinkUnavailable  # noqa: E402
+from engine.live.stream import LiveStream  # noqa: E402
+from engine.files.midi_io import read_midi  # noqa: E402
+from engine.live.ports import open_output  # noqa: E402
 from jack_fixture import GRID_MS, PERIOD, RATE  # noqa: E402
 from test_live_jack import ROOT, Receiver, assert_silent, model, unique, wait_for  # noqa: E402
 
@@ -321,7 +321,7 @@ DRIVER = textwrap.dedent("""
                 time.sleep(0.01)
                 yield NoteEvent(60 + i % 12, 90, float(i), 4.0)
 
-    sys.modules["engine.runtime"] = types.SimpleNamespace(Runtime=Runtime)
+    sys.modules["engine.generation.runtime"] = types.SimpleNamespace(Runtime=Runtime)
     from engine.cli import main
     sys.exit(main(sys.argv[1:]))
 """)

@@ -20,10 +20,10 @@ pytestmark = pytest.mark.jack
 rtmidi = pytest.importorskip("rtmidi")
 
 from engine.events import VA, NoteEvent  # noqa: E402
-from engine.live import LiveStream, stream  # noqa: E402
-from engine.midi_in import MidiIn  # noqa: E402
-from engine.midi_io import read_midi  # noqa: E402
-from engine.ports import PortError, list_ports, open_output  # noqa: E402
+from engine.live.stream import LiveStream, stream  # noqa: E402
+from engine.live.midi_in import MidiIn  # noqa: E402
+from engine.files.midi_io import read_midi  # noqa: E402
+from engine.live.ports import PortError, list_ports, open_output  # noqa: E402
 from engine.request import GenerationSettings, Plan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,7 +201,7 @@ def test_stop_mid_stream_leaves_nothing_sounding(jack_server):
 
 DRIVER = textwrap.dedent("""
     # Runs the real `synesthete stream` code path (engine.cli.main) with a stand-in model in
-    # place of engine.runtime, so the test does not depend on the model: it plays over JACK.
+    # place of engine.generation.runtime, so the test does not depend on the model: it plays over JACK.
     import sys, time, types
     from engine.events import VA, NoteEvent
 
@@ -221,7 +221,7 @@ DRIVER = textwrap.dedent("""
                 time.sleep(0.01)
                 yield NoteEvent(60 + i % 12, 90, float(i), 4.0)  # overlapping long notes
 
-    sys.modules["engine.runtime"] = types.SimpleNamespace(Runtime=Runtime)
+    sys.modules["engine.generation.runtime"] = types.SimpleNamespace(Runtime=Runtime)
     from engine.cli import main
     sys.exit(main(sys.argv[1:]))
 """)
@@ -397,7 +397,7 @@ def test_follows_daw_clock_start_and_cc_steering(jack_server):
 def test_stream_plays_the_same_notes_generate_writes_for_the_same_request(jack_server, tmp_path, extra):
     """One request, one piece: `stream` (real model, real JACK port) and `generate` agree note for note,
     also along an emotion arc and humanized."""
-    from engine.midi_io import read_midi
+    from engine.files.midi_io import read_midi
 
     request = ["--bars", "2", "--tempo", "300", "--seed", "3", "--key", "F#", *extra]
     take, written = tmp_path / "take.mid", tmp_path / "gen.mid"

@@ -17,8 +17,8 @@ import pytest
 
 from engine.cli import main
 from engine.events import NoteEvent
-from engine.midi_io import MAX_EVENTS, MAX_NOTES, MidiError, read_messages, read_midi, write_midi
-from engine.primer import MAX_BARS, PrimerError, primer_from_midi, primer_from_notes
+from engine.files.midi_io import MAX_EVENTS, MAX_NOTES, MidiError, read_messages, read_midi, write_midi
+from engine.music.primer import MAX_BARS, PrimerError, primer_from_midi, primer_from_notes
 from engine.settings import MAX_ARC_POINTS, MAX_SEED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def test_a_phrase_exported_from_late_in_a_song_starts_at_its_own_first_bar(tmp_p
 def test_a_primer_costs_the_window_it_keeps_not_its_length(monkeypatch):
     """100k notes over 1000 bars: only the last bars that fit half the window are tokenized, and
     each note is looked at once (before: every bar tokenized, every bar scanning every note)."""
-    import engine.primer as primer_module
+    import engine.music.primer as primer_module
 
     notes = [NoteEvent(36 + (i * 7) % 48, 80, (i // 100) * 4 + (i % 16) * 0.25, 0.25) for i in range(100_000)]
     primer = primer_from_notes(notes, 120.0, "long")
@@ -117,7 +117,7 @@ def test_a_flood_of_notes_in_one_bar_is_thinned_before_encoding(monkeypatch):
     """50k notes in one bar (a flood into ``--listen``): a bar holds at most MAX_BAR_TOKENS tokens and
     every note costs one, so no more notes than that ever reach the encoder (before: all 50k,
     thinned by a fifth per try, and the answer came a bar late)."""
-    import engine.primer as primer_module
+    import engine.music.primer as primer_module
 
     notes = [NoteEvent(40 + i % 48, 80, (i % 60) / 16, 0.05 + (i % 7) / 100) for i in range(50_000)]
     primer = primer_from_notes(notes, 120.0, "flood")
@@ -213,7 +213,7 @@ def test_stream_never_writes_the_take_over_the_phrase_it_continues(tmp_path):
 
 
 def test_the_models_own_files_are_never_outputs(tmp_path, capsys):
-    from engine.outputs import MODEL_DIR
+    from engine.files.outputs import MODEL_DIR
 
     sidecar = MODEL_DIR / "synesthete.json"
     before = sidecar.read_bytes()
@@ -292,7 +292,7 @@ class Runtime:
     def load(cls, model_dir=None):
         print("loading", file=sys.stderr, flush=True)
         time.sleep(30)
-sys.modules["engine.runtime"] = types.SimpleNamespace(Runtime=Runtime)
+sys.modules["engine.generation.runtime"] = types.SimpleNamespace(Runtime=Runtime)
 from engine.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -327,7 +327,7 @@ def test_sigterm_at_any_stage_of_stream_exits_0(jack_server, tmp_path, stage):
 
 
 def test_listen_drops_drum_hits_as_prime_does():
-    from engine.listen import PhraseRecorder
+    from engine.live.listen import PhraseRecorder
 
     rec = PhraseRecorder(120.0, 1)
     t = 100.0

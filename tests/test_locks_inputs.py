@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import audio
+from engine.files import audio
 from engine.events import NoteEvent
-from engine.image_stats import STAT_NAMES, colour_stats
-from engine.images import MAX_ASPECT, load_image, preprocess
-from engine.outputs import OutputError
+from engine.picture.image_stats import STAT_NAMES, colour_stats
+from engine.picture.images import MAX_ASPECT, load_image, preprocess
+from engine.files.outputs import OutputError
 from fixtures import make_midi
 from test_cli import EXAMPLE, assert_one_line_error, run
 from test_inputs import bomb_png
@@ -96,7 +96,7 @@ import json, resource, sys
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 from PIL import Image
-from engine.images import load_image, preprocess
+from engine.picture.images import load_image, preprocess
 out = {p: list(preprocess(load_image(p), 224, (0.5,) * 3, (0.25,) * 3).shape) for p in sys.argv[2:]}
 # the app and training hand PIL images straight to preprocess
 out["direct"] = list(preprocess(Image.new("RGB", (1, 40000)), 224, (0.5,) * 3, (0.25,) * 3).shape)

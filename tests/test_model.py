@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from engine.training.model import ModelConfig, Synesthete, losses  # noqa: E402
-from engine.tokens import BAR, BOS, MODE0, VOCAB_SIZE  # noqa: E402
+from engine.generation.tokens import BAR, BOS, MODE0, VOCAB_SIZE  # noqa: E402
 from engine.training.va_estimator import TokenVAEstimator  # noqa: E402
 from model_fixture import TINY  # noqa: E402
 

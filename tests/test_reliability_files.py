@@ -11,9 +11,9 @@ import pytest
 
 from engine.errors import UsageError
 from engine.events import NoteEvent
-from engine.images import ImageError, load_image
-from engine.midi_io import read_midi, write_midi
-from engine.outputs import OutputError, check_output_path
+from engine.picture.images import ImageError, load_image
+from engine.files.midi_io import read_midi, write_midi
+from engine.files.outputs import OutputError, check_output_path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = [NoteEvent(60, 90, 0.0, 1.0)]
@@ -92,8 +92,8 @@ def test_written_files_get_the_umask_mode_and_a_replaced_file_keeps_its_own(tmp_
 
 def test_stream_refuses_an_unwritable_also_write_before_playing(tmp_path):
     from engine.events import VA
-    from engine.live import stream
-    from engine.ports import OutputPort
+    from engine.live.stream import stream
+    from engine.live.ports import OutputPort
     from engine.request import GenerationSettings, Plan
 
     PLAN = Plan(GenerationSettings(), VA(0.0, 0.0))

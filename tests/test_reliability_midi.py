@@ -18,10 +18,10 @@ import mido
 import pytest
 
 from engine.events import VA, NoteEvent
-from engine.midi_in import ClockTracker, MidiIn, split_messages
-from engine.ports import OutputPort, PortError, PortNotFound
+from engine.live.midi_in import ClockTracker, MidiIn, split_messages
+from engine.live.ports import OutputPort, PortError, PortNotFound
 from engine.request import GenerationSettings, Plan
-from engine.scheduler import Scheduler
+from engine.live.scheduler import Scheduler
 
 rtmidi = pytest.importorskip("rtmidi")
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +97,7 @@ def test_absurd_clock_rates_are_refused_once_and_never_reach_the_scheduler(capfd
 def test_queue_overflow_chatter_becomes_one_line():
     """rtmidi prints three lines per message it drops when its queue is full; a flood must
     not become a flood on the user's terminal."""
-    from engine.ports import _StderrFilter
+    from engine.live.ports import _StderrFilter
 
     r, w = os.pipe()
     out_r, out_w = os.pipe()
@@ -301,8 +301,8 @@ class SyncSession:
     on every beat (one always sounding, so a lost Stop shows as a stuck or new note)."""
 
     def __init__(self, midi_in_cls=MidiIn) -> None:
-        from engine.live import LiveStream
-        from engine.ports import open_output
+        from engine.live.stream import LiveStream
+        from engine.live.ports import open_output
 
         self.in_name, out_name = unique("SynIn"), unique("SynO")
         self.mi = midi_in_cls(self.in_name, api="jack")
@@ -428,8 +428,8 @@ def test_active_sensing_beside_the_clock_leaves_tempo_timestamps_and_grid_alone(
 @pytest.mark.jack
 @pytest.mark.timeout(30)
 def test_a_dead_input_thread_stops_playback_with_one_clear_error(jack_server):
-    from engine.live import stream
-    from engine.ports import open_output
+    from engine.live.stream import stream
+    from engine.live.ports import open_output
 
     in_name, out_name = unique("SynIn"), unique("SynO")
     with MidiIn(in_name, api="jack") as mi, open_output(out_name, api="jack") as port:
@@ -466,7 +466,7 @@ def test_a_dead_input_thread_stops_playback_with_one_clear_error(jack_server):
 @pytest.mark.jack
 @pytest.mark.timeout(30)
 def test_second_instance_reports_its_real_port_name_and_bad_names_are_one_line(jack_server):
-    from engine.ports import open_input, open_output
+    from engine.live.ports import open_input, open_output
 
     name = unique("SynTwin")
     with open_output(name, api="jack") as a, open_output(name, api="jack") as b, \
@@ -509,7 +509,7 @@ def finish(proc: subprocess.Popen) -> str:
 
 def max_chord(path: Path) -> int:
     from collections import Counter
-    from engine.midi_io import read_midi
+    from engine.files.midi_io import read_midi
     return max(Counter(round(n.start_beat * 4) for n in read_midi(path).notes).values())
 
 
@@ -543,7 +543,7 @@ def test_free_running_stream_continues_without_a_burst_after_sigstop(jack_server
 def test_synced_stream_rejoins_the_daws_bars_after_sigstop(jack_server, tmp_path):
     """Every note the take holds sounds at the DAW's pulse for its beat, before and after a
     3 s SIGSTOP: the overdue ones moved by whole bars, none fired late in a bunch."""
-    from engine.midi_io import read_midi
+    from engine.files.midi_io import read_midi
 
     name, take = unique("SynY"), tmp_path / "take.mid"
     proc = cli_stream("--port-name", name, "--sync", "--loop", "--bars", 2, "--also-write", take)

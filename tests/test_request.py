@@ -5,7 +5,7 @@ import pytest
 
 from engine.errors import SettingError
 from engine.events import VA, NoteEvent
-from engine.keys import auto_key
+from engine.music.keys import auto_key
 from engine.request import Judged, Plan, rank_by_fit
 from engine.settings import (MAX_SEED, DEFAULT_DYNAMICS, DEFAULT_SPREAD, DEFAULT_VARIETY, MAX_BARS, MAX_SPREAD, MAX_VARIETY, MIN_SPREAD, GenerationSettings, default_tempo)
 
@@ -97,7 +97,7 @@ def test_a_clock_that_rules_sets_the_tempo_of_the_timing_and_of_the_file():
     milliseconds into beats at it and the take's metadata records it (it once kept the old tempo)."""
     from pathlib import Path
 
-    from engine.runtime import Runtime
+    from engine.generation.runtime import Runtime
 
     rt = Runtime.load()
     enc = rt.encode(Path(__file__).resolve().parents[1] / "examples" / "coffee.jpg")
@@ -111,7 +111,7 @@ def test_a_clock_that_rules_sets_the_tempo_of_the_timing_and_of_the_file():
 
 
 def test_a_plan_resolves_the_phrase_the_pictures_and_the_loop_once():
-    from engine.primer import primer_from_notes
+    from engine.music.primer import primer_from_notes
 
     primer = primer_from_notes([NoteEvent(62, 80, i * 0.5, 0.5) for i in range(8)], 90.0, "p.mid")
     plan = Plan(GenerationSettings(seed=MAX_SEED), VA(0.6, 0.2))

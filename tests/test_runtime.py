@@ -9,8 +9,8 @@ import pytest
 
 from engine.events import VA
 from engine.request import GenerationSettings
-from engine.runtime import ModelError, Runtime
-from engine.tokens import BAR, token_error_rate
+from engine.generation.runtime import ModelError, Runtime
+from engine.generation.tokens import BAR, token_error_rate
 
 
 def test_export_passes_its_parity_check_and_describes_itself(tiny_run):
@@ -25,7 +25,7 @@ def test_pytorch_and_onnx_runtime_compose_the_same_piece_for_the_same_request(ti
     """One compose loop: the PyTorch checkpoint and its ONNX export, given the same request, write
     the same tokens and notes (sampled, not greedy, so the seed's random draws line up too)."""
     torch = pytest.importorskip("torch")
-    from engine.compose import compose
+    from engine.generation.compose import compose
     from engine.training.torch_backend import TorchEncoder, TorchStepper, load_checkpoint
 
     rt = Runtime.load(tiny_run.onnx)
@@ -93,7 +93,7 @@ def test_broken_model_files_give_one_clear_error(tiny_run, tmp_path, damage, mat
 
 
 def test_a_decoder_that_hears_controls_is_refused_without_them(tmp_path):
-    from engine.runtime import MODEL_DIR
+    from engine.generation.runtime import MODEL_DIR
 
     d = tmp_path / "m"
     shutil.copytree(MODEL_DIR, d)

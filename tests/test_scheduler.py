@@ -10,9 +10,9 @@ import mido
 import pytest
 
 from engine.events import NoteEvent
-from engine.midi_in import MidiIn, cc_to_unit, ClockTracker
-from engine.ports import OutputPort, PortError, panic_messages
-from engine.scheduler import Scheduler, TempoMap
+from engine.live.midi_in import MidiIn, cc_to_unit, ClockTracker
+from engine.live.ports import OutputPort, PortError, panic_messages
+from engine.live.scheduler import Scheduler, TempoMap
 
 
 class FakeSink:

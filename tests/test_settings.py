@@ -1,7 +1,7 @@
 """Each generation setting is declared once, in ``engine.settings.SETTINGS``, and every front end is
 made from that row: the command line's flag and its help, validation naming the flag, the app's
 control and the value it remembers, the ``.mid`` metadata. The last row, ``swing``, was added with
-no edit anywhere but its row and the module that plays it (``engine.humanize``)."""
+no edit anywhere but its row and the module that plays it (``engine.music.humanize``)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ import pytest
 
 from engine.cli import build_parser, main
 from engine.events import VA, NoteEvent
-from engine.humanize import swing, swing_time
+from engine.music.humanize import swing, swing_time
 from engine.settings import SETTINGS, GenerationSettings, setting
 from test_cli import EXAMPLE
 
@@ -68,7 +68,7 @@ def test_swing_reaches_the_file_from_the_flag(tmp_path):
     mf = mido.MidiFile(str(out))
     meta = json.loads(next(m.text for m in mf.tracks[0] if m.type == "text").removeprefix("synesthete "))
     assert meta["swing"] == 1.0
-    from engine.midi_io import read_midi
+    from engine.files.midi_io import read_midi
 
     offbeats = {round(n.start_beat % 1, 3) for n in read_midi(out).notes} - {0.0}
     assert offbeats and offbeats <= {0.333, 0.667, 0.833}  # eighths and sixteenths on the swung grid

@@ -8,7 +8,7 @@ import mido
 import numpy as np
 import pytest
 
-from engine.chords import parse_chord
+from engine.music.chords import parse_chord
 from engine.training import song_split
 from engine.training.songs import (FormLabel, corpus_dir, form_bars, load_song, load_songs, parse_form, read_song,
                                    song_ids, triplet_share)

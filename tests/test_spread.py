@@ -3,8 +3,8 @@ which pitch class comes next (the key, the chord) stays the model's choice."""
 import numpy as np
 import pytest
 
-from engine import tokens as T
-from engine.sampling import SamplingSettings, TokenStream, octave_spread
+from engine.generation import tokens as T
+from engine.generation.sampling import SamplingSettings, TokenStream, octave_spread
 
 PITCHES = np.arange(T.N_PITCH) + T.PITCH_MIN
 

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine import tokens as T
+from engine.generation import tokens as T
 from engine.training.beats import quantize
-from engine.midi_io import read_midi
-from engine.sampling import SamplingSettings, TokenStream, choose
+from engine.files.midi_io import read_midi
+from engine.generation.sampling import SamplingSettings, TokenStream, choose
 from fixtures import make_midi
 
 
@@ -128,7 +128,7 @@ def test_greedy_choice_ignores_masked_tokens():
 
 
 def test_phrase_plan_restates_every_second_phrase_but_its_last_bar():
-    from engine.sampling import phrase_plan
+    from engine.generation.sampling import phrase_plan
 
     assert phrase_plan(2) == (None, None)
     assert phrase_plan(4) == (None, None, 0, None)
@@ -139,7 +139,7 @@ def test_phrase_plan_restates_every_second_phrase_but_its_last_bar():
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), bars=st.sampled_from([4, 8, 9, 16]))
 def test_phrase_form_replays_the_planned_bars_token_for_token_and_stays_valid(seed, bars):
-    from engine.sampling import phrase_plan
+    from engine.generation.sampling import phrase_plan
 
     plan = phrase_plan(bars)
     ts = TokenStream(RandomStepper(seed), SamplingSettings(bars=bars, temperature=1.0, top_p=0.95, seed=seed, mode="major", plan=plan))

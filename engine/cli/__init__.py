@@ -36,9 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type, ...]:
     """Exceptions that mean the input was bad (exit 2). Imported lazily: each lives with its module."""
-    from ..images import ImageError
-    from ..midi_io import MidiError
-    from ..ports import PortNotFound
+    from ..files.midi_io import MidiError
+    from ..live.ports import PortNotFound
+    from ..picture.images import ImageError
 
     return (UsageError, ImageError, MidiError, PortNotFound, FileNotFoundError)
 
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     except BrokenPipeError:
         return 1
     except Exception as e:  # noqa: BLE001 - the user gets one line; details with -v
-        from ..ports import PortError
+        from ..live.ports import PortError
 
         if isinstance(e, _user_errors()):
             print(f"error: {_one_line(e)}", file=sys.stderr)

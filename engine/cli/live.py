@@ -22,8 +22,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from ..errors import UsageError
-from ..outputs import check_output_path, one_line
 from ..events import MAX_TEMPO, MIN_TEMPO
+from ..files.outputs import check_output_path, one_line
 from .args import add_generation_args, override_va, settings_from
 
 LINK_DISCOVERY_S = 1.0  # how long --link looks for peers before reporting the session
@@ -74,7 +74,7 @@ def add_parsers(subparsers) -> None:
 
 
 def cmd_ports(args) -> int:
-    from ..ports import list_ports
+    from ..live.ports import list_ports
 
     ports = list_ports(args.api)
     if args.json:
@@ -131,10 +131,10 @@ def cmd_stream(args) -> int:
 
 
 def _stream(args) -> int:
-    from ..live import stream
-    from ..midi_in import MidiIn
-    from ..ports import PortNotFound, open_output
-    from ..steering import Pacer, Steering
+    from ..live.stream import stream
+    from ..live.midi_in import MidiIn
+    from ..live.ports import PortNotFound, open_output
+    from ..live.steering import Pacer, Steering
 
     va, settings = _validate(args)
     primer = _primer(args)
@@ -149,14 +149,14 @@ def _stream(args) -> int:
                                                          api=args.api))
         except PortNotFound as err:
             raise UsageError(str(err)) from None
-        from ..runtime import Runtime  # late: loads onnxruntime
+        from ..generation.runtime import Runtime  # late: loads onnxruntime
 
         rt = Runtime.load(args.model_dir)
         enc = rt.encode(args.image)
         plan = rt.plan(settings, [enc], va=va, primer=primer)
         link = clock = None
         if args.link:
-            from ..link import LinkSync  # LinkUnavailable (exit 2) without aalink
+            from ..live.link import LinkSync  # LinkUnavailable (exit 2) without aalink
 
             # Our tempo only counts when we are alone; a session we join keeps its own, and from
             # here on it is the plan's: the notes' timing, humanizing and the file's metadata.
@@ -217,7 +217,7 @@ def _primer(args):
         return None
     if args.listen:
         raise UsageError("--prime and --listen both give the phrase to continue: choose one")
-    from ..primer import primer_from_midi
+    from ..music.primer import primer_from_midi
 
     return primer_from_midi(args.prime)
 
@@ -225,7 +225,7 @@ def _primer(args):
 def _listen(midi_in, tempo: float, args):
     """Record the musician's phrase into 'Synesthete In'; returns (its Primer, the clock that starts
     the answer on the phrase's next bar line)."""
-    from ..listen import PhraseRecorder, StartAt
+    from ..live.listen import PhraseRecorder, StartAt
 
     rec = PhraseRecorder(tempo, args.listen, args.answer_cc)
     midi_in.on_message = rec.handle

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
-from ..outputs import check_output_path, one_line
+from ..files.outputs import check_output_path, one_line
 from ..request import check_sections
 from .args import add_generation_args, override_va, settings_from
 from .output import emit
@@ -56,7 +56,7 @@ SOUNDFONT_HELP = ("SoundFont (.sf2/.sf3) to play the notes with (default: $SYNES
 
 
 def load_runtime(args):
-    from ..runtime import Runtime
+    from ..generation.runtime import Runtime
 
     return Runtime.load(getattr(args, "model_dir", None))
 
@@ -71,7 +71,7 @@ def cmd_generate(args) -> int:
     others = images + ([args.prime] if args.prime else [])
     soundfont = None
     if args.wav:
-        from ..audio import Synth, find_soundfont
+        from ..files.audio import Synth, find_soundfont
 
         soundfont = find_soundfont(args.soundfont)  # an input too: neither output may replace it
         others = others + [soundfont]
@@ -93,7 +93,7 @@ def cmd_generate(args) -> int:
         check_sections(len(images), settings.bars)  # before any picture is read
     primer = None
     if args.prime:
-        from ..primer import primer_from_midi
+        from ..music.primer import primer_from_midi
 
         primer = primer_from_midi(args.prime)
     rt = load_runtime(args)
@@ -122,7 +122,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from ..audio import render_midi
+    from ..files.audio import render_midi
 
     path, seconds = render_midi(args.midi, args.out, args.soundfont)
     emit(args, {"path": str(path), "seconds": round(seconds, 3)}, f"wrote {path}: {seconds:.2f} s of audio")
@@ -139,8 +139,8 @@ def cmd_va(args) -> int:
 
 def cmd_music_va(args) -> int:
     from ..events import QUADRANT_NAMES, NoteEvent
-    from ..judge import Judge
-    from ..midi_io import read_midi
+    from ..music.judge import Judge
+    from ..files.midi_io import read_midi
 
     piece = read_midi(args.midi)
     notes = [NoteEvent(n.pitch, n.velocity, n.start_beat, n.end_beat - n.start_beat) for n in piece.notes]

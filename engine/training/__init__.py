@@ -4,7 +4,7 @@
   ``pairing`` (image-MIDI pairs by VA), ``sequences`` (token windows), ``data_report``
 - model: ``backbones`` (pretrained CNNs), ``feature_cache``, ``model`` (the paper's
   CNN-Transformer and the LSTM baseline), ``va_estimator`` (the VA loss's music-VA model)
-- ``train`` (the loop; ``args`` its flags), ``judge_fit`` (fits ``engine.judge``)
+- ``train`` (the loop; ``args`` its flags), ``judge_fit`` (fits ``engine.music.judge``)
 - ``torch_backend`` (checkpoints, PyTorch encoder and decoder steps), ``export`` (→ ONNX with a
   parity check; ``export_onnx.py`` at the top level is its entry point)
 - ``evaluate`` and ``metrics`` (docs/RESULTS.md)

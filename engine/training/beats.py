@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..midi_io import MidiPiece
+from ..files.midi_io import MidiPiece
 from ..events import BEATS_PER_BAR
-from ..tokens import STEPS_PER_BEAT, GridNote
+from ..generation.tokens import STEPS_PER_BEAT, GridNote
 
 FPS = 100
 MIN_BPM, MAX_BPM, MAX_IBI_CV, MIN_BEATS = 50.0, 200.0, 0.25, 8

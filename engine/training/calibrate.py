@@ -2,7 +2,7 @@
 
     python -m engine.training.calibrate [--model-dir engine/models] [--data PATH] [--dry-run]
 
-Fits ``engine.calibration`` (a per-axis quantile mapping) from the model's raw VA on the
+Fits ``engine.picture.calibration`` (a per-axis quantile mapping) from the model's raw VA on the
 validation pictures to their labels, then reports the test pictures before and after: MAE,
 the 5th–95th percentile span against the labels' span, and Spearman ρ (unchanged by a
 monotone map). Writes the sidecar atomically unless ``--dry-run``.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import calibration as C
-from ..runtime import MODEL_DIR, Runtime
+from ..picture import calibration as C
+from ..generation.runtime import MODEL_DIR, Runtime
 from . import reports as R
 from .dataset import data_dir, read_images
 from .metrics import spearman
@@ -43,7 +43,7 @@ def report(pred: np.ndarray, labels: np.ndarray) -> dict:
 def music_fidelity(rt: Runtime, root: Path, cal: dict, n: int, bars: int = 8) -> dict:
     """The default path end to end on ``n`` test pictures: music conditioned on the picture's VA
     (raw, then calibrated), judged against the label: judge MAE, shuffled-label MAE, their ratio."""
-    from ..judge import Judge
+    from ..music.judge import Judge
     from ..request import GenerationSettings
     from .evaluate import test_images
     from .evaluate import fidelity, judge_all

@@ -26,8 +26,8 @@ import time
 
 import numpy as np
 
-from ..controls import CLIP, N_CONTROLS, NAMES, Controls
-from ..runtime import MODEL_DIR, Runtime
+from ..generation.controls import CLIP, N_CONTROLS, NAMES, Controls
+from ..generation.runtime import MODEL_DIR, Runtime
 from . import musicality as M
 from .controls import control_values, fit_control_map
 from .dataset import data_dir

@@ -10,7 +10,7 @@ from the window's own tokens — and learns to play what it is told. At inferenc
 come from the VA through a linear map fitted on the training pieces (``fit_control_map``), stored
 in the decoder as its ``control_map`` buffer and exported into the model sidecar, where
 ``engine.training.control_fit`` refits it against what the model really plays and adds each
-piece's own spread (``engine.controls``, the runtime's side). The emotion now reaches the notes
+piece's own spread (``engine.generation.controls``, the runtime's side). The emotion now reaches the notes
 through a channel the model cannot ignore.
 
     density = log2(notes per bar / 12)          (a bar of 12 notes → 0; 24 → +1; 6 → −1)
@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..controls import (CLIP, DENSITY_REF, N_CONTROLS, RANGE_REF, RANGE_SCALE, TOUCH_REF, TOUCH_SCALE,  # noqa: F401 - re-exported
+from ..generation.controls import (CLIP, DENSITY_REF, N_CONTROLS, RANGE_REF, RANGE_SCALE, TOUCH_REF, TOUCH_SCALE,  # noqa: F401 - re-exported
                         apply_control_map)
-from ..tokens import BAR, N_VEL, PITCH0, PITCH_MAX, PITCH_MIN, VEL0, VELOCITY_BINS
+from ..generation.tokens import BAR, N_VEL, PITCH0, PITCH_MAX, PITCH_MIN, VEL0, VELOCITY_BINS
 
 _VEL_VALUE = np.zeros(VEL0 + N_VEL, np.float64)
 _VEL_VALUE[VEL0:] = VELOCITY_BINS

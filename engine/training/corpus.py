@@ -39,8 +39,8 @@ import numpy as np
 
 from .dataset import cache_dir
 from .sequences import flatten_windows, piece_windows, split_windows
-from ..keys import estimate_key
-from ..tokens import STEPS_PER_BEAT
+from ..music.keys import estimate_key
+from ..generation.tokens import STEPS_PER_BEAT
 
 CORPUS_VERSION = 1
 SETS = {

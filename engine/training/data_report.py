@@ -8,7 +8,7 @@ import numpy as np
 from .dataset import SPLITS, data_dir, load_pieces, read_images, read_midis
 from ..events import PIANO_HIGH, PIANO_LOW, quadrant
 from .pairing import make_pairs, nearest_neighbour_stats, pairing_stats
-from ..tokens import DURATION_STEPS, STEPS_PER_BAR, VELOCITY_BINS, GridNote, decode, duration_bin, encode, notes_to_grid, velocity_bin
+from ..generation.tokens import DURATION_STEPS, STEPS_PER_BAR, VELOCITY_BINS, GridNote, decode, duration_bin, encode, notes_to_grid, velocity_bin
 
 
 def round_trip(pieces) -> dict:

@@ -101,8 +101,8 @@ def _cache_key(root: Path, item: MidiItem) -> str:
 
 def load_piece(root: Path, item: MidiItem, cache: bool = True) -> Piece:
     from .beats import quantize
-    from ..keys import estimate_key
-    from ..midi_io import read_midi
+    from ..music.keys import estimate_key
+    from ..files.midi_io import read_midi
 
     cpath = cache_dir() / "pieces" / f"{_cache_key(root, item)}.json"
     if cache and cpath.exists():

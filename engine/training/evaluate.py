@@ -28,9 +28,9 @@ import numpy as np
 
 from .dataset import data_dir, read_images
 from ..events import NoteEvent, quadrant
-from ..judge import Judge
-from ..keys import major_clarity
-from ..tokens import STEPS_PER_BAR, STEPS_PER_BEAT
+from ..music.judge import Judge
+from ..music.keys import major_clarity
+from ..generation.tokens import STEPS_PER_BAR, STEPS_PER_BEAT
 from . import reports as R
 from .metrics import mean_velocity, muspy_metrics, note_density, spearman
 
@@ -115,10 +115,10 @@ def generate_run(run: Path, images, root: Path, bars: int, log) -> dict:
     default path, so it is where backbones differ. ``pred_va``: that read VA. ``ter``: token
     error rate over every sampled token. Transformer runs are exported and sampled with the
     product's runtime; the LSTM with PyTorch steps through the same ``compose`` loop."""
-    from ..compose import compose
+    from ..generation.compose import compose
     from ..events import VA
     from ..request import GenerationSettings, Plan
-    from ..tokens import token_error_rate
+    from ..generation.tokens import token_error_rate
     from .torch_backend import load_checkpoint
 
     model, state = load_checkpoint(run / "ckpt.pt")
@@ -141,7 +141,7 @@ def generate_run(run: Path, images, root: Path, bars: int, log) -> dict:
 
 def _ort_backend(run: Path, state: dict, log):
     """(image → (encoding, read VA, stepper factory)) through the exported ONNX files."""
-    from ..runtime import Runtime
+    from ..generation.runtime import Runtime
     from .export import export
 
     onnx_dir = run / "onnx"
@@ -391,7 +391,7 @@ def fidelity_section(rec: dict, systems: str | None = None) -> str:
     """Emotion fidelity by the independent judge, and the VA-loss and LSTM comparisons."""
     results = rec["results"]
     L = ["## Emotion fidelity (independent judge)", "",
-         "The judge (`engine/judge.py`, ridge regression on musical features) is not the estimator the VA loss trains against "
+         "The judge (`engine/music/judge.py`, ridge regression on musical features) is not the estimator the VA loss trains against "
          "(`engine/training/va_estimator.py`, a CNN over token embeddings). VA MAE to the conditioning target, the same against shuffled targets "
          "(what ignoring VA scores), quadrant accuracy, and Spearman correlations of the target with musical properties.", "",
          "| system | VA MAE ↓ | VA MAE, shuffled targets | quadrant acc ↑ | ρ(arousal, note density) | ρ(arousal, velocity) | ρ(valence, major clarity) |",

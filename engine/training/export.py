@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..controls import Controls
-from ..runtime import MODEL_VERSION, sha256_file
+from ..generation.controls import Controls
+from ..generation.runtime import MODEL_VERSION, sha256_file
 
 OPSET = 17
 
@@ -100,7 +100,7 @@ def export_graphs(model, backbone, spec, enc_p: Path, prep_p: Path, step_p: Path
 
         def forward(self, memory, va, *controls):
             # with controls the graph takes them as an input: the runtime adds each piece's own
-            # offset to the sidecar's map (engine.controls), which a baked-in buffer could not
+            # offset to the sidecar's map (engine.generation.controls), which a baked-in buffer could not
             return self.dec.prepare(memory, torch.cat([va, *controls], dim=-1))
 
     class Step(torch.nn.Module):
@@ -131,7 +131,7 @@ def export_graphs(model, backbone, spec, enc_p: Path, prep_p: Path, step_p: Path
 
 def describe(c, spec, state: dict, export_info: dict) -> dict:
     """The sidecar the runtime checks before loading: vocabulary, grid, config, provenance."""
-    from .. import tokens as T
+    from ..generation import tokens as T
 
     return {
         "format": "synesthete-onnx", "model_version": MODEL_VERSION,
@@ -160,7 +160,7 @@ def export_image_encoder(backbone, encoder, x, path: Path) -> None:
 
     class Head(torch.nn.Module):
         """fmap → memory, va, and the map averaged over its grid (``pooled``: what the image VA
-        head reads beside the memory, engine.image_stats)."""
+        head reads beside the memory, engine.picture.image_stats)."""
 
         def __init__(self):
             super().__init__()
@@ -206,9 +206,9 @@ def check_parity(model, backbone, enc_p, prep_p, step_p, spec, image, rollout) -
     import onnxruntime as ort
     import torch
 
-    from ..images import load_image, preprocess
-    from ..runtime import OrtStepper
-    from ..sampling import SamplingSettings, TokenStream
+    from ..picture.images import load_image, preprocess
+    from ..generation.runtime import OrtStepper
+    from ..generation.sampling import SamplingSettings, TokenStream
     from .torch_backend import TorchStepper
 
     if image:

@@ -2,7 +2,7 @@
 
     python -m engine.training.expression_report --strengths 0 1 [--intensities 1 2] [--varieties 0 1] --out docs/EXPRESSION.md --as NAME
 
-For each expression strength (``engine.expression``; 0 = no bias, while the context still lets
+For each expression strength (``engine.generation.expression``; 0 = no bias, while the context still lets
 go where an arc turns), on the test pictures:
 the default path (the picture's calibrated VA, the default intensity, key auto, one seed per picture,
 8 bars) at a fixed ``--tempo`` (as in a DAW, where the project sets the tempo), scored against
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from ..events import VA
-from ..judge import Judge
-from ..keys import major_clarity
+from ..music.judge import Judge
+from ..music.keys import major_clarity
 from ..settings import DEFAULT_INTENSITY, DEFAULT_VARIETY, GenerationSettings
-from ..runtime import Runtime
+from ..generation.runtime import Runtime
 from . import reports as R
 from .dataset import data_dir
 from .evaluate import fidelity, judge_all, test_images
@@ -80,7 +80,7 @@ def real_bar_response(root: Path, min_range: float = 0.2) -> dict:
     mean velocity per bar (bars of the file's time signature, bar 1 = the first), averaged."""
     import csv
 
-    from ..midi_io import MidiError, read_midi
+    from ..files.midi_io import MidiError, read_midi
 
     rows: dict[str, list[tuple[int, float]]] = {}
     with open(root / "vgmidi_bars.csv", newline="") as fh:

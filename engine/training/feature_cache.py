@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import cache_dir, data_dir, read_images
-from ..images import load_image, preprocess
+from ..picture.images import load_image, preprocess
 
 CHUNK = 64
 

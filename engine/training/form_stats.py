@@ -32,7 +32,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..chords import NO_CHORD, Chord, per_bar, recognise_spans
+from ..music.chords import NO_CHORD, Chord, per_bar, recognise_spans
 from ..events import BEATS_PER_BAR, NoteEvent
 
 STEPS_PER_BEAT = 4
@@ -218,7 +218,7 @@ def top_line_rhythm(notes: Sequence[NoteEvent], bars: int | Sequence[float]) -> 
 # --- harmony ------------------------------------------------------------------------------
 
 def bar_chords(notes: Sequence[NoteEvent], bars: int | Sequence[float]) -> list[Chord]:
-    """The recognised chord of every bar (engine.chords.recognise over the bar's span)."""
+    """The recognised chord of every bar (engine.music.chords.recognise over the bar's span)."""
     return recognise_spans(notes, list(bar_lines(bars)))
 
 
@@ -342,7 +342,7 @@ def chord_agreement(songs, qualities: Sequence[str] = ("maj", "min", "7", "maj7"
     the same third (maj, 7, maj7 count as major; min, m7 as minor); "majmin_24_triads": the same
     labels against the plainest recogniser, the major or minor triad covering most note time
     (engine.training.musicality.best_triad's rule)."""
-    from ..chords import _MASK, pitch_class_weights, recognise
+    from ..music.chords import _MASK, pitch_class_weights, recognise
 
     third = {"maj": "maj", "7": "maj", "maj7": "maj", "min": "min", "min7": "min"}
     hits: dict[str, list[bool]] = {q: [] for q in qualities}

@@ -14,8 +14,8 @@ import numpy as np
 
 from .dataset import data_dir, load_pieces, read_midis
 from ..events import quadrant
-from ..judge import JUDGE_PATH, Judge, features
-from ..tokens import STEPS_PER_BEAT
+from ..music.judge import JUDGE_PATH, Judge, features
+from ..generation.tokens import STEPS_PER_BEAT
 
 EMOPIA_PUBLISHED = {"quadrant_acc": 0.684, "arousal_acc": 0.882, "valence_acc": 0.833}
 

@@ -15,7 +15,7 @@ numbers after the VA, the density and touch of the music. In training they are t
 own; given the VA alone, the decoder computes them with ``control_map``, a linear map from VA
 fitted on the training pieces and stored with the weights. The exported ``decoder_prep.onnx``
 takes them as an input of their own, which the runtime fills from the sidecar's map plus the
-piece's seeded offset (engine/controls.py).
+piece's seeded offset (engine/generation/controls.py).
 
 Which VA goes where (docs/DESIGN.md, Model): in training the conditioning VA is the paired
 piece's VA plus N(0, 0.05) noise, and the image VA head learns the image's own label. At
@@ -30,7 +30,7 @@ labels) maps that soft sequence to a VA through expected embeddings p_t @ E. The
 the mean absolute error between that VA and the reference VA (the paired piece's label),
 added to the token cross-entropy with weight ``va_loss_weight``; gradients flow through p_t
 into the decoder, never into the estimator. The judge used for evaluation is a different
-model on different features (``engine.judge``).
+model on different features (``engine.music.judge``).
 """
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..tokens import PAD, VOCAB_SIZE
-from ..controls import CLIP, COUNTS
+from ..generation.tokens import PAD, VOCAB_SIZE
+from ..generation.controls import CLIP, COUNTS
 
 
 DECODERS = ("transformer", "lstm")

@@ -572,7 +572,7 @@ def generate_for_images(images, root, bars: int, model_dir=None, log=None, **set
     top-p 0.95, key auto, tempo from arousal; ``settings`` overrides them): (pieces, label VAs)."""
     from ..events import VA
     from ..request import GenerationSettings
-    from ..runtime import Runtime
+    from ..generation.runtime import Runtime
 
     rt = Runtime.load(model_dir)
     pieces, vas = [], []

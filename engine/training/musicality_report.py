@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..judge import Judge
+from ..music.judge import Judge
 from . import musicality as M
 from . import reports as R
 from .evaluate import fidelity, judge_all

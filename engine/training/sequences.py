@@ -1,7 +1,7 @@
 """Training sequences: quantized pieces → key-normalised bar-aligned token crops, and pairs.
 
 Each piece that passed the beat-tracking check is transposed to C major / A minor (see
-``engine.keys``) and cut into windows that start on a bar line and hold as many whole bars
+``engine.music.keys``) and cut into windows that start on a bar line and hold as many whole bars
 as fit in the block size (stride: half a window), each encoded as ``BOS Mode Bar ...`` —
 the same shape the generator sees when it slides its window in long pieces.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dataset import Piece, data_dir, load_pieces, read_midis
-from ..keys import shift_to_reference
-from ..tokens import PAD, STEPS_PER_BAR, GridNote, encode
+from ..music.keys import shift_to_reference
+from ..generation.tokens import PAD, STEPS_PER_BAR, GridNote, encode
 
 
 @dataclass

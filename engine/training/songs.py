@@ -11,7 +11,7 @@ bar lines in steps, the last one closing the bar of the last onset; beat k is st
 and ``chords[k]`` the chord labelled on it.
 
 POP909 (``pop909/NNN``): tempo-mapped sequenced MIDI, three tracks. Time comes from the dataset's
-own beats: every note's onset in seconds (``engine.midi_io.read_midi``) becomes a fractional beat
+own beats: every note's onset in seconds (``engine.files.midi_io.read_midi``) becomes a fractional beat
 index by interpolation between the times in ``beat_midi.txt`` (``engine.training.beats``; the
 MIDI's ticks are not used, as the annotated beats sit off the tick grid, 40 ticks late in song
 001) and is rounded to the 16th. Bar lines are the file's 4/4 downbeats (third column of
@@ -45,7 +45,7 @@ start = ticks / 480, rounded to the 16th; bar lines every 4 beats from tick 0 (t
 chord markers and bass onsets fall on those; tick 0 opens an empty bar, the music starts at bar 1
 or with a pickup in bar 0). ``meter`` "4/4" (the corpus's pipeline assumes it). The chord on a
 beat is the last ``root_quality_bass`` marker at or before it; the key is estimated
-(``engine.keys.estimate_key``, duration-weighted); no melody, no form.
+(``engine.music.keys.estimate_key``, duration-weighted); no melody, no form.
 """
 from __future__ import annotations
 
@@ -62,9 +62,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..chords import NO_CHORD, Chord, from_pop1k7, from_pop909, note_class, parse_chord
+from ..music.chords import NO_CHORD, Chord, from_pop1k7, from_pop909, note_class, parse_chord
 from ..events import NoteEvent
-from ..tokens import STEPS_PER_BEAT
+from ..generation.tokens import STEPS_PER_BEAT
 from .song_split import corpus_dir, song_ids, split_ids  # noqa: F401  (where the songs are, and which)
 
 CACHE_VERSION = 2
@@ -252,7 +252,7 @@ def _key(text: str) -> tuple[int, str] | None:
 
 
 def _estimated_key(notes: np.ndarray) -> tuple[int, str]:
-    from ..keys import estimate_key
+    from ..music.keys import estimate_key
 
     tonic, mode, _ = estimate_key(notes[:, 0], notes[:, 3]) if len(notes) else (0, "major", 0.0)
     return int(tonic), mode
@@ -287,7 +287,7 @@ def _melody_track(path: Path) -> tuple[set[tuple[int, int]], int]:
 
 
 def read_pop909(root: Path, song_id: str) -> Song:
-    from ..midi_io import read_midi
+    from ..files.midi_io import read_midi
     from .beats import _beat_index
 
     num = song_id.partition("/")[2]
@@ -387,7 +387,7 @@ def _markers(path: Path) -> list[tuple[int, str]]:
 
 
 def read_pop1k7(root: Path, song_id: str) -> Song:
-    from ..midi_io import read_midi
+    from ..files.midi_io import read_midi
 
     path = root / "pop1k7" / f"{song_id.partition('/')[2]}.mid"
     piece = read_midi(path)

@@ -18,7 +18,7 @@ import sys
 import time
 
 from ..events import VA
-from ..judge import Judge
+from ..music.judge import Judge
 from ..request import GenerationSettings
 from . import musicality as M
 from . import reports as R
@@ -50,7 +50,7 @@ def grid(temperatures=None, top_ps=None) -> list[dict]:
 
 
 def run(data: str | None, model_dir, n: int, bars: int, log=print, settings: list[dict] | None = None, forms: bool = True) -> dict:
-    from ..runtime import Runtime
+    from ..generation.runtime import Runtime
     from .dataset import data_dir
     from .evaluate import reference_pieces, test_images
 

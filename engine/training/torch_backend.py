@@ -1,7 +1,7 @@
 """PyTorch inference: load a training checkpoint, encode images, and step the decoder.
 
 Used for evaluation (every ablation, the LSTM included), for ONNX parity checks, and for
-the benchmark's PyTorch-eager column. The product's default path is ``engine.runtime``
+the benchmark's PyTorch-eager column. The product's default path is ``engine.generation.runtime``
 (ONNX Runtime, no torch).
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .backbones import SPECS, build_backbone
-from ..images import load_image, preprocess
+from ..picture.images import load_image, preprocess
 from .model import ModelConfig, Synesthete
 
 

@@ -36,7 +36,7 @@ import torch.distributed as dist
 from .dataset import data_dir, list_hash
 from .model import ModelConfig, Synesthete, losses
 from .pairing import pair_pieces
-from ..controls import NAMES
+from ..generation.controls import NAMES
 from .controls import batch_controls, fit_control_map
 from .sequences import pad, piece_windows
 from ..errors import UsageError

@@ -6,7 +6,7 @@ respect to the decoder's outputs. Expected embedding p_t @ E → two 1-D convolu
 rhythm/harmony patterns) → masked mean over time → MLP → tanh VA.
 
 It is pretrained on the train split's token sequences and VA labels, then frozen. It is
-deliberately a different model on different inputs from the judge (``engine.judge``:
+deliberately a different model on different inputs from the judge (``engine.music.judge``:
 ridge regression on hand-made musical features), which scores the evaluation.
 
     python -m engine.training.va_estimator --data PATH --out runs/va_estimator.pt
@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..tokens import PAD, VOCAB_SIZE
+from ..generation.tokens import PAD, VOCAB_SIZE
 
 
 class TokenVAEstimator(nn.Module):

@@ -2,7 +2,7 @@
 
     python -m engine.training.va_head [--data PATH] [--model-dir DIR] [--report docs/IMAGE_VA.md] [--ship]
 
-Feature groups per picture (``engine.image_stats.feature_groups``): the frozen backbone's feature
+Feature groups per picture (``engine.picture.image_stats.feature_groups``): the frozen backbone's feature
 map averaged over its grid (the encoder graph's ``pooled`` output — ImageNet features, trained on
 a million pictures, where the encoder's memory was trained on 2,000 for music), the encoder's
 memory pooled over its tokens (mean and standard deviation), ten colour/texture statistics, and
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..image_stats import INPUTS, feature_groups
-from ..images import load_image
-from ..runtime import MODEL_DIR, Runtime
+from ..picture.image_stats import INPUTS, feature_groups
+from ..picture.images import load_image
+from ..generation.runtime import MODEL_DIR, Runtime
 from . import reports as R
 from .dataset import data_dir, read_images
 from .metrics import spearman

@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
-from .events import NoteEvent
+from ..events import NoteEvent
 from .expression import arousal_bias
 from .tokens import BAR, BOS, DUR0, EOS, MODE0, MODES, N_DUR, N_PITCH, PITCH0, PITCH_MIN, VOCAB_SIZE, StreamingDecoder, allowed_mask
 
@@ -47,7 +47,7 @@ class Stepper(Protocol):
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    """What the token loop needs; built from a checked ``GenerationSettings`` (``engine.compose``),
+    """What the token loop needs; built from a checked ``GenerationSettings`` (``engine.generation.compose``),
     or by benchmarks and parity checks that run the loop for a token count (huge ``bars``)."""
 
     bars: int
@@ -59,7 +59,7 @@ class SamplingSettings:
     max_tokens_per_bar: int = 160  # a guard: no bar may run away
     prime: tuple[int, ...] = ()  # tokens after BOS Mode (whole bars, from Bar on): the musician's phrase, continued
     scale_lock: bool = False     # sample pitches of the reference scale only
-    arousal: float = 0.0         # the bar's aimed arousal, for the expression bias (engine.expression)
+    arousal: float = 0.0         # the bar's aimed arousal, for the expression bias (engine.generation.expression)
     expression: float = 0.0      # its strength; 0 = the model alone
     key_pull: float = 0.0        # lean toward the key (key_pull_bias); a continuation's default
     spread: float = 1.0          # octave spread (octave_spread); 1 = the model's own register

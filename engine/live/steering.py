@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from .events import BEATS_PER_BAR, VA, BarAim
-from .settings import GenerationSettings
+from ..events import BEATS_PER_BAR, VA, BarAim
+from ..settings import GenerationSettings
 
 LEAD_S = 0.1
 POLL_S = 0.004

@@ -17,7 +17,7 @@ from typing import Iterable
 
 import mido
 
-from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, NoteEvent
+from ..events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, NoteEvent
 from .inputs import open_input
 from .outputs import atomic_write, check_output_path, one_line
 

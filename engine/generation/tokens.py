@@ -3,7 +3,7 @@
 Vocabulary (MidiTok's ``Type_Value`` naming), in id order::
 
     PAD_None BOS_None EOS_None              specials
-    Mode_major Mode_minor                   conditioning, right after BOS (see engine.keys)
+    Mode_major Mode_minor                   conditioning, right after BOS (see engine.music.keys)
     Bar_None                                a new 4/4 bar (4 beats)
     Position_0 .. Position_15               16th-note step inside the bar
     Pitch_21 .. Pitch_108                   piano range
@@ -30,7 +30,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .events import BEATS_PER_BAR, PIANO_HIGH, PIANO_LOW, NoteEvent
+from ..events import BEATS_PER_BAR, PIANO_HIGH, PIANO_LOW, NoteEvent
 
 STEPS_PER_BEAT = 4
 STEPS_PER_BAR = STEPS_PER_BEAT * BEATS_PER_BAR  # 16 positions per bar

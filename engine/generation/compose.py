@@ -2,8 +2,8 @@
 
 ONNX Runtime (the product), PyTorch (evaluation of every run, the LSTM included) and the
 benchmark all come through here, so a piece is made the same way wherever it is made: the
-mode from the resolved key, grammar-masked sampling (``engine.sampling``), transposition from
-C major / A minor to the key, each velocity placed inside its bin (``engine.dynamics``),
+mode from the resolved key, grammar-masked sampling (``engine.generation.sampling``), transposition from
+C major / A minor to the key, each velocity placed inside its bin (``engine.music.dynamics``),
 humanizing, and notes cut at the last bar line so a clip loops
 cleanly.
 
@@ -16,19 +16,19 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from .dynamics import shape_dynamics
-from .events import BEATS_PER_BAR, VA, BarAim, NoteEvent, Steer
-from .humanize import perform
-from .keys import transpose_from_reference
-from .request import Piece, Plan
-from .settings import GenerationSettings
+from ..events import BEATS_PER_BAR, VA, BarAim, NoteEvent, Steer
+from ..music.dynamics import shape_dynamics
+from ..music.humanize import perform
+from ..music.keys import transpose_from_reference
+from ..request import Piece, Plan
+from ..settings import GenerationSettings
 from .sampling import SamplingSettings, Stepper, TokenStream, phrase_plan
 from .tokens import BAR
 
 
 REFOCUS_AT = 0.4    # |Δvalence| + |Δarousal| since the last turn that makes the model let go of its context
 REFOCUS_BARS = 1    # the bars of context it keeps then
-KEY_PULL = 1.0  # a continuation leans toward the primer's key (engine.sampling.key_pull_bias)
+KEY_PULL = 1.0  # a continuation leans toward the primer's key (engine.generation.sampling.key_pull_bias)
 
 
 def sampling_settings(settings: GenerationSettings, target: VA, prime: tuple[int, ...] = ()) -> SamplingSettings:

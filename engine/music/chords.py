@@ -57,8 +57,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .errors import UsageError
-from .events import BEATS_PER_BAR, NoteEvent
+from ..errors import UsageError
+from ..events import BEATS_PER_BAR, NoteEvent
 
 # quality -> intervals above the root (the chord's tones)
 QUALITIES: dict[str, tuple[int, ...]] = {

@@ -15,10 +15,10 @@ import math
 import os
 from dataclasses import dataclass, replace
 
-from .errors import UsageError
-from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, NoteEvent
+from ..errors import UsageError
+from ..events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, NoteEvent
+from ..generation.tokens import encode, notes_to_grid
 from .keys import AUTO_NAMES, Key, estimate_key, shift_to_reference
-from .tokens import encode, notes_to_grid
 
 MAX_BAR_TOKENS = 150      # the sampler closes a bar after 160 tokens; a primer bar stays under
 MIN_NOTES = 2
@@ -110,7 +110,7 @@ def primer_from_notes(notes, tempo: float | None = None, name: str | None = None
 def primer_from_midi(path: str | os.PathLike) -> Primer:
     """A MIDI file → a ``Primer`` (its first tempo and its notes). Raises ``MidiError`` for a broken
     file and ``PrimerError`` for a meter other than 4/4 or too few notes."""
-    from .midi_io import read_midi
+    from ..files.midi_io import read_midi
 
     piece = read_midi(path)
     name = os.path.basename(os.fspath(path))

@@ -36,8 +36,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .errors import UsageError
-from .events import NoteEvent
+from ..errors import UsageError
+from ..events import NoteEvent
 from .inputs import open_input
 from .outputs import atomic_write, check_output_path, one_line
 

@@ -1,6 +1,6 @@
 """Dynamics: the exact velocity of each note, inside the loudness band its token names.
 
-The model writes loudness as one of eight bins (``engine.tokens.VELOCITY_BINS``, 16 apart).
+The model writes loudness as one of eight bins (``engine.generation.tokens.VELOCITY_BINS``, 16 apart).
 Played back as the bins' centres, two neighbouring notes a bin apart jump 16 steps, and a
 line wobbles between bins as no pianist's hand does: measured on the test pieces, binning
 alone lifts real music's within-piece velocity sd from 10.4 to 11.2, and the sampled
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from .events import NoteEvent
-from .tokens import VELOCITY_BINS, velocity_bin
+from ..events import NoteEvent
+from ..generation.tokens import VELOCITY_BINS, velocity_bin
 
 FOLLOW = 0.5     # the contour moves halfway to each onset: about the last two onsets (0.25 and 1 measured alike, MUSICALITY.md)
 EPS = 1e-6

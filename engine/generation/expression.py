@@ -24,7 +24,7 @@ test music register does not follow arousal. A bias, not a rule: the model still
 what it finds likely, and the grammar mask still decides what is legal. The strengths were
 chosen on the example photo (arcs over 10 seeds; density and register at fixed VAs against the
 real test music's per-quadrant means) and by looking at piano rolls, then measured on the test
-pictures (docs/EXPRESSION.md). ``engine.compose`` also lets the model forget all but the last
+pictures (docs/EXPRESSION.md). ``engine.generation.compose`` also lets the model forget all but the last
 bar of its context where the emotion turns (``REFOCUS_AT``), which alone takes an arc's
 density response from 0.0 to about 0.5.
 """

@@ -37,8 +37,8 @@ import threading
 import time
 from typing import Callable
 
-from .errors import UsageError
-from .events import BEATS_PER_BAR
+from ..errors import UsageError
+from ..events import BEATS_PER_BAR
 
 POLL_S = 0.005     # timeline sampling period: a tempo change or Stop is seen within this
 LEAD_S = 0.1       # the first bar line must be at least this far off, or we take the next

@@ -26,7 +26,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .events import BEATS_PER_BAR, NoteEvent
+from ..events import BEATS_PER_BAR, NoteEvent
 
 MAX_HUMANIZE = 1.0
 MAX_SWING = 1.0

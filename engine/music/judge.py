@@ -33,15 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .events import NoteEvent, quadrant
-from .tokens import STEPS_PER_BEAT
+from ..events import NoteEvent, quadrant
+from ..generation.tokens import STEPS_PER_BEAT
 from .keys import key_correlations, pitch_class_histogram
 
 FEATURES = (
     "note_density", "onset_density", "velocity_mean", "velocity_std", "pitch_mean", "pitch_std", "pitch_range",
     "duration_mean", "polyphony", "major_clarity", "key_strength", "pc_entropy", "high_share", "short_share",
 )
-JUDGE_PATH = Path(__file__).resolve().parent / "models" / "judge.json"
+JUDGE_PATH = Path(__file__).resolve().parents[1] / "models" / "judge.json"
 
 
 def features(pitch, velocity, start, duration) -> np.ndarray:

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
-from .errors import UsageError
+from ..errors import UsageError
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
           (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
@@ -25,7 +25,7 @@ _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, 
 
 # The model's own files are inputs of every command (a sidecar overwritten by a take would make
 # every later run fail): a file there is never an output, whatever the command or front end.
-MODEL_DIR = Path(__file__).resolve().parent / "models"
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models"
 ENV_MODEL_DIR = "SYNESTHETE_MODEL_DIR"
 MAX_MODEL_FILES = 64  # a model directory holds a handful; a huge one given by mistake is not listed
 

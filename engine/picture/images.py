@@ -9,7 +9,7 @@ Memory stays bounded all the same: decoding by the pixel count read from the hea
 strip (201 bytes as a PNG) would become an 8-billion-pixel resize; beyond ``MAX_ASPECT``:1 the
 long side is centre-cropped to ``MAX_ASPECT`` times the short one before resizing. The model sees
 the centre square of every picture anyway, so the crop removes only pixels it would never see
-(the colour statistics, ``engine.image_stats``, still read the whole strip).
+(the colour statistics, ``engine.picture.image_stats``, still read the whole strip).
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .inputs import open_input
-from .outputs import one_line
+from ..files.inputs import open_input
+from ..files.outputs import one_line
 
 MAX_PIXELS = 40_000_000  # ~ a 7700x5200 photo; larger is refused, not downscaled blindly
 MAX_FILE_BYTES = 100 * 1024 * 1024

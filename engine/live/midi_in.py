@@ -21,8 +21,8 @@ Public names: ``MidiIn``, ``ClockTracker``, ``cc_to_unit``, ``split_messages``.
   Stop silences the scheduler; a later Start/Continue resumes on the next bar again. System
   Reset (FF) acts as Stop and rewinds the song position.
 * CCs (default 20 → valence, 21 → arousal; 0..127 → [-1, 1]) set a thread-safe VA that
-  steering reads at each bar (``engine.steering``). Notes and CCs also go to ``on_message``
-  (``engine.listen`` records a phrase there).
+  steering reads at each bar (``engine.live.steering``). Notes and CCs also go to ``on_message``
+  (``engine.live.listen`` records a phrase there).
 * Failure: should the input thread ever die, ``failed`` holds a ``PortError`` saying so and
   ``on_failure`` is called (``LiveStream`` stops playback with it: no deaf player).
 """
@@ -36,7 +36,7 @@ from typing import Callable, Sequence
 
 import mido
 
-from .events import VA
+from ..events import VA
 from .ports import PortError
 
 PPQN = 24
@@ -169,7 +169,7 @@ class ClockTracker:
 class MidiIn:
     """The ``Synesthete In`` port: clock following (``attach`` a scheduler) and CC steering.
 
-    ``port`` is an ``engine.ports.InputPort`` or anything with ``close()``; pass
+    ``port`` is an ``engine.live.ports.InputPort`` or anything with ``close()``; pass
     ``open_port=False`` and call ``feed(bytes, t)`` or ``handle(msg, t)`` yourself to drive it
     without a driver.
     """

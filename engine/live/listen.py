@@ -7,7 +7,7 @@ The phrase's bar grid starts at its first note (the musician's downbeat) at the 
 play to a click at that tempo (your DAW's metronome) for the bars to line up. The phrase ends
 after ``bars`` bars, or at the bar line after an "answer now" CC (default CC 22 at 64 or more).
 ``LEAD_S`` before that line the phrase is closed (a note still held ends at the line), turned
-into a ``Primer`` (``engine.primer``) and composed on; ``StartAt`` anchors the player's beat 0
+into a ``Primer`` (``engine.music.primer``) and composed on; ``StartAt`` anchors the player's beat 0
 at the line, so the answer comes in time.
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ import time
 
 import mido
 
-from .events import BEATS_PER_BAR, NoteEvent
-from .primer import Primer, primer_from_notes
+from ..events import BEATS_PER_BAR, NoteEvent
+from ..music.primer import Primer, primer_from_notes
 
 # The phrase closes this long before its last bar line, to compose the answer's first notes. With
 # ft02 a 2-bar primer takes ~170 ms to compose through on 2 cores (ft01: 95 ms); at 0.25 s three of

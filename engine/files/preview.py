@@ -17,8 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ..events import NoteEvent
 from .audio import SAMPLE_RATE, AudioError, render_notes
-from .events import NoteEvent
 
 
 class AudioSink(Protocol):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .events import VA
+from ..events import VA
 
 AXES = ("valence", "arousal")
 QUANTILES = np.linspace(0.0, 1.0, 21)  # every 5th percentile

@@ -13,7 +13,7 @@ is generated for the VA that the DAW's CCs ask for (``midi_in.next_va``), and pl
 after the previous piece on the same timeline, so the loop plays without a seam. Returning
 ``None`` from ``next_piece`` ends the loop.
 
-``pacer`` (``engine.steering.Pacer``) is told where each piece starts on the timeline, so a
+``pacer`` (``engine.live.steering.Pacer``) is told where each piece starts on the timeline, so a
 steered piece is composed bar by bar just ahead of playback and a CC is heard within a bar.
 
 Should ``midi_in``'s input thread die, playback stops (note-offs as always) and the result's
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .events import BEATS_PER_BAR, VA, NoteEvent
-from .request import Plan
+from ..events import BEATS_PER_BAR, VA, NoteEvent
+from ..request import Plan
 from .scheduler import Scheduler, Sent, Shift
 
 
@@ -199,7 +199,7 @@ def stream(plan: Plan, port, notes: Iterable[NoteEvent], *, sync: bool = False, 
     from any thread) and, with ``handle_signals``, SIGINT/SIGTERM end the stream cleanly. ``clock``
     (e.g. a ``LinkSync``) drives the timeline instead of ``midi_in``'s MIDI clock.
     """
-    from .outputs import check_output_path
+    from ..files.outputs import check_output_path
 
     if also_write is not None:  # a take that cannot be saved must fail before it is played
         check_output_path(also_write)

@@ -25,16 +25,16 @@ from typing import Iterator
 
 import numpy as np
 
-from . import calibration
+from ..errors import ModelError
+from ..events import VA, NoteEvent, Steer
+from ..files.outputs import ENV_MODEL_DIR, MODEL_DIR
+from ..picture import calibration
+from ..picture.image_stats import VAHead
+from ..picture.images import load_image, preprocess
+from ..request import Piece, Plan, make_plan
+from ..settings import GenerationSettings
 from .compose import compose, compose_notes
 from .controls import Controls
-from .errors import ModelError
-from .events import VA, NoteEvent, Steer
-from .image_stats import VAHead
-from .images import load_image, preprocess
-from .outputs import ENV_MODEL_DIR, MODEL_DIR
-from .request import Piece, Plan, make_plan
-from .settings import GenerationSettings
 
 __all__ = ["Runtime", "Encoding", "ModelError", "OrtStepper", "MODEL_DIR", "MODEL_VERSION", "sha256_file"]
 
@@ -88,7 +88,7 @@ def cuda_usable() -> bool:
         return False
     try:
         ort.set_default_logger_severity(4)
-        probe = Path(__file__).resolve().parent / "models" / "decoder_step.onnx"
+        probe = MODEL_DIR / "decoder_step.onnx"
         so = ort.SessionOptions()
         so.log_severity_level = 4
         sess = ort.InferenceSession(str(probe), so, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
@@ -135,7 +135,7 @@ class OrtStepper:
         self.sess, self.prep = session, prep
         self.memory = memory
         # a decoder trained with controls hears density and touch: the map's for each VA plus
-        # this piece's own offset, kept through every retarget (engine.controls)
+        # this piece's own offset, kept through every retarget (engine.generation.controls)
         self.controls, self.offset = controls, offset
         if ("controls" in [i.name for i in prep.get_inputs()]) != (controls is not None):
             raise ModelError("the decoder's controls and the sidecar's disagree (re-export the model)")
@@ -185,7 +185,7 @@ class Runtime:
         self.config = sidecar["model_config"]
         pre = sidecar["preprocess"]
         self.size, self.mean, self.std = pre["size"], tuple(pre["mean"]), tuple(pre["std"])
-        self.calibration = sidecar.get("calibration")  # image VA → the labels' scale (engine.calibration)
+        self.calibration = sidecar.get("calibration")  # image VA → the labels' scale (engine.picture.calibration)
         # a ridge head over pooled backbone features, memory and colour statistics, where the sidecar ships one
         self.va_head = VAHead(sidecar["va_head"]) if sidecar.get("va_head") else None
         self.controls = Controls(sidecar["controls"]) if sidecar.get("controls") else None
@@ -325,7 +325,7 @@ class Runtime:
     @property
     def judge(self):
         if self._judge is None:
-            from .judge import Judge
+            from ..music.judge import Judge
 
             self._judge = Judge.load()
         return self._judge

@@ -622,7 +622,7 @@ def open_input(callback: Callable[[list[int], float, bool], None], name: str = D
     """Open a virtual input ``name`` (or connect to an existing source matching ``connect``).
 
     ``callback(data, t, timed)`` gets each delivery's raw bytes (see ``InputPort``);
-    ``engine.midi_in.split_messages`` reads them. The port's ``name`` is the one it really has.
+    ``engine.live.midi_in.split_messages`` reads them. The port's ``name`` is the one it really has.
     """
     if connect is None and sys.platform == "win32":
         raise PortNotFound(LOOPMIDI_HINT)

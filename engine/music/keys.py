@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .events import PIANO_HIGH, PIANO_LOW, NoteEvent
+from ..events import PIANO_HIGH, PIANO_LOW, NoteEvent
 
 # Krumhansl & Kessler (1982) key profiles.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

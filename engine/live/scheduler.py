@@ -34,7 +34,7 @@ from typing import Callable, Iterable
 
 import mido
 
-from .events import BEATS_PER_BAR, NoteEvent
+from ..events import BEATS_PER_BAR, NoteEvent
 
 SPIN_S = 0.0015        # the last stretch before a send is spun, as sleeps overshoot by ~0.1 ms+
 CHECK_EVERY_S = 0.25   # port liveness poll; costs a server round trip, so only in gaps
