@@ -319,6 +319,42 @@ def test_evaluate_writes_the_musicality_report_for_each_system_asked(tmp_path):
     assert span("narrow") < span("shipped")
 
 
+@needs_train_extra
+def test_evaluate_songs_writes_form_melody_and_the_two_sample_test_for_each_system(tmp_path):
+    """``evaluate --songs``: each system's pieces against the held-out real songs of the data given (a tiny
+    corpus of test songs built here) — the form, melody, lag and two-sample tables, real songs first, then one
+    row per system in the order asked; the phrase form comes back 4 bars later, the free form does not."""
+    from fixtures import make_data_dir
+    from test_songs_report import song_corpus
+
+    d = make_data_dir(tmp_path / "data", n_images_per_split=(2, 2, 4), n_midi_per_split=(2, 2, 2))
+    song_corpus(d)
+    out = tmp_path / "songs.md"
+    env = {**os.environ, "SYNESTHETE_CACHE": str(tmp_path / "cache")}
+    r = subprocess.run([sys.executable, "-m", "engine.cli", "evaluate", "--data", str(d), "--songs", "--bars", "8", "--samples", "4",
+                        "--out", str(out), "--musicality", "free=:form=free", "--musicality", "phrases=:form=phrases"],
+                       capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert [ln for ln in text.splitlines() if ln.startswith("#")] == [
+        "# Songs (8 bars)", "## Form", "## Melody (the top line)", "## Similarity by lag", "## Two-sample test"]
+    assert "POP909 (2) and Pop1K7 (3)" in text and "(4 pictures)" in text
+    form = text.split("## Form")[1].split("##")[0]
+    rows = {ln.split(" | ")[0].strip("| "): ln.split(" | ") for ln in form.splitlines() if ln.startswith("| ") and "---" not in ln}
+    assert list(rows)[1:] == ["real POP909 test songs", "real Pop1K7 test songs", "free", "phrases"]
+    assert rows["free"][1] == rows["phrases"][1] == "4"
+    sim4 = lambda name: float(rows[name][3])  # noqa: E731
+    assert sim4("phrases") > sim4("free") + 0.2
+    two = text.split("## Two-sample test")[1]
+    assert [ln.split(" | ")[0] for ln in two.splitlines() if ln.startswith("| ") and "±" in ln] == [
+        "| real vs real (floor)", "| free", "| phrases"]
+    # --songs compares systems, from bar 1
+    assert_one_line_error(run("evaluate", "--songs"))
+    r = run("evaluate", "--songs", "--first-bar", "2", "--musicality", "a=")
+    assert_one_line_error(r)
+    assert "--first-bar" in r.stderr
+
+
 @pytest.mark.parametrize("system,needle", [
     ("shipped", "give NAME=MODEL_DIR"),
     ("a=:loudness=2", "unknown setting 'loudness'"),

@@ -1,6 +1,6 @@
 """Generated reports, made whole from a record and a template (engine/training/reports.py).
 
-1. Drift: every committed report (docs/RESULTS.md, MUSICALITY.md, EXPRESSION.md, CALIBRATION.md,
+1. Drift: every committed report (docs/RESULTS.md, MUSICALITY.md, SONGS.md, EXPRESSION.md, CALIBRATION.md,
    IMAGE_VA.md, DECODING.md, BENCHMARKS.md, docs/results/*.md, engine/models/MODEL_CARD.md) is byte for
    byte what its committed record (docs/records/) and template (docs/prose/) make, and so are README.md's
    marked regions: a hand edit to a report, or a record that moved without its report, fails here.
@@ -193,6 +193,17 @@ def test_musicality_report_from_a_fixture_comparison(tmp_path):
     text = R.render("{{table rows=first,second.0 bold=second.0}}\n\n{{statistics row=first.0}}\n", "musicality", rec)
     assert text.count("| fixture system |") == 1 and text.count("| **fixture system** |") == 1
     assert "| notes below middle C |" in text and "Q1 excited" in text
+
+
+@needs_train_extra  # scikit-learn's random forest
+def test_songs_report_from_a_fixture_run():
+    pytest.importorskip("sklearn")
+    from test_songs_report import fixture_run
+
+    rec = json.loads(R.dumps({"runs": {"a": fixture_run("fixture system", True)}}))  # as kept
+    text = check_prose("songs", rec)
+    assert headings(text) == ["# Songs (16 bars)", "## Form", "## Melody (the top line)", "## Similarity by lag", "## Two-sample test"]
+    assert "| fixture system | 6 |" in text and "| real vs real (floor) |" in text and "What gives fixture system away" in text
 
 
 def evaluate_record(tmp_path) -> dict:

@@ -394,7 +394,9 @@ def feature_matrix(pieces: Sequence[Iterable[NoteEvent]], bars: int | None = Non
 
 # --- the classifier two-sample test -------------------------------------------------------
 
-def _two_sample(xa: np.ndarray, xb: np.ndarray, seed: int, folds: int, repeats: int, names: Sequence[str], trees: int = 200) -> dict:
+def _two_sample(xa: np.ndarray, xb: np.ndarray, seed: int, folds: int, repeats: int, names: Sequence[str], trees: int = 200,
+                columns: Sequence[str] = FEATURES) -> dict:
+    """``two_sample_accuracy`` on feature matrices whose columns are ``columns`` (default ``FEATURES``), using ``names`` of them."""
     n = min(len(xa), len(xb))
     out = {"mean": NAN, "std": NAN, "n_a": int(len(xa)), "n_b": int(len(xb)), "n_per_class": n, "folds": 0, "repeats": repeats, "importance": {}}
     k = min(folds, n)
@@ -405,7 +407,7 @@ def _two_sample(xa: np.ndarray, xb: np.ndarray, seed: int, folds: int, repeats: 
     rng = np.random.default_rng(seed)
     xa = xa[np.sort(rng.choice(len(xa), n, replace=False))]
     xb = xb[np.sort(rng.choice(len(xb), n, replace=False))]
-    cols = [FEATURES.index(c) for c in names]
+    cols = [list(columns).index(c) for c in names]
     x = np.concatenate([xa, xb])[:, cols]
     # trees handle NaN natively; ±inf cannot occur but is mapped to NaN anyway
     x[~np.isfinite(x)] = np.nan
@@ -440,12 +442,15 @@ def two_sample_accuracy(a_pieces: Sequence[Iterable[NoteEvent]], b_pieces: Seque
     return _two_sample(feature_matrix(a_pieces, bars), feature_matrix(b_pieces, bars), seed, folds, repeats, list(names or FEATURES), trees)
 
 
-def _floor(x: np.ndarray, seed: int, splits: int, folds: int, repeats: int, names: Sequence[str], trees: int = 200) -> dict:
+def _floor(x: np.ndarray, seed: int, splits: int, folds: int, repeats: int, names: Sequence[str], trees: int = 200,
+           columns: Sequence[str] = FEATURES, half: int | None = None) -> dict:
+    """``real_vs_real_floor`` on a feature matrix (columns ``columns``); ``half``: pieces in each half
+    (default, and at most, half of them)."""
     means, stds, res = [], [], None
     for s in range(splits):
         perm = np.random.default_rng(seed + 1000 + s).permutation(len(x))
-        half = len(x) // 2
-        res = _two_sample(x[perm[:half]], x[perm[half:2 * half]], seed + s, folds, repeats, names, trees)
+        h = len(x) // 2 if half is None else min(int(half), len(x) // 2)
+        res = _two_sample(x[perm[:h]], x[perm[h:2 * h]], seed + s, folds, repeats, names, trees, columns)
         means.append(res["mean"])
         stds.append(res["std"])
     out = dict(res or {})

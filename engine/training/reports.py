@@ -70,6 +70,7 @@ class Report:
 KINDS = {
     "results": "engine.training.evaluate",
     "musicality": "engine.training.musicality_report",
+    "songs": "engine.training.songs_report",
     "expression": "engine.training.expression_report",
     "calibration": "engine.training.calibrate",
     "image_va": "engine.training.va_head",
@@ -81,6 +82,7 @@ KINDS = {
 REPORTS = [
     Report("docs/RESULTS.md", "docs/prose/results.md", "results", "docs/records/results.json"),
     Report("docs/MUSICALITY.md", "docs/prose/musicality.md", "musicality", "docs/records/musicality.json"),
+    Report("docs/SONGS.md", "docs/prose/songs.md", "songs", "docs/records/songs.json"),
     Report("docs/EXPRESSION.md", "docs/prose/expression.md", "expression", "docs/records/expression.json"),
     Report("docs/CALIBRATION.md", "docs/prose/calibration.md", "calibration", "docs/records/calibration.json"),
     Report("docs/IMAGE_VA.md", "docs/prose/image_va.md", "image_va", "docs/records/image_va.json"),
