@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import live, pieces, training
+    from . import live, pieces, serve, training
 
     ap = _Parser(prog="synesthete", description="Picture → emotion (valence/arousal) → MIDI, live into your DAW or as a .mid file.")
     ap.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     pieces.add_parsers(sub)
     training.add_parsers(sub)
     live.add_parsers(sub)
+    serve.add_parsers(sub)  # the plugin's engine service (docs/PLUGIN.md)
     return ap
 
 
