@@ -470,9 +470,11 @@ def real_vs_real_floor(pieces: Sequence[Iterable[NoteEvent]], bars: int | None =
 
 # --- summaries ----------------------------------------------------------------------------
 
-def _summary_of(x: np.ndarray) -> dict:
+def summarise(x: np.ndarray, names: Sequence[str] = FEATURES) -> dict:
+    """Mean and std (population) of each column of a feature matrix whose columns are ``names``, NaN
+    left out: ``{"n": rows, name: {"mean", "std"}}``."""
     out: dict = {"n": int(len(x))}
-    for j, k in enumerate(FEATURES):
+    for j, k in enumerate(names):
         col = x[:, j] if len(x) else np.array([])
         ok = np.isfinite(col)
         out[k] = {"mean": float(col[ok].mean()) if ok.any() else NAN, "std": float(col[ok].std()) if ok.any() else NAN}
@@ -482,7 +484,7 @@ def _summary_of(x: np.ndarray) -> dict:
 def summary(pieces: Sequence[Iterable[NoteEvent]], bars: int | None = None) -> dict:
     """Mean and std (population) over pieces of each statistic of ``FEATURES``, ignoring NaN:
     ``{"n": pieces, name: {"mean": m, "std": s}, ...}``."""
-    return _summary_of(feature_matrix(pieces, bars))
+    return summarise(feature_matrix(pieces, bars))
 
 
 def _va(v) -> tuple[float, float]:
@@ -497,7 +499,7 @@ def by_quadrant(pieces: Sequence[Iterable[NoteEvent]], vas: Sequence, bars: int 
 
 def _by_quadrant(x: np.ndarray, vas: Sequence) -> dict:
     q = np.array([quadrant(*_va(v)) for v in vas], int)
-    return {k: _summary_of(x[q == k]) for k in (1, 2, 3, 4)}
+    return {k: summarise(x[q == k]) for k in (1, 2, 3, 4)}
 
 
 # --- comparing a system with real music ---------------------------------------------------
@@ -517,8 +519,8 @@ def compare(real: Sequence[Iterable[NoteEvent]], generated: Sequence[Iterable[No
         "bars": bars,
         "two_sample": _two_sample(xr, xg, seed, folds, repeats, FEATURES, trees),
         "floor": _floor(xr, seed, floor_splits, folds, repeats, FEATURES, trees),
-        "real": _summary_of(xr),
-        "generated": _summary_of(xg),
+        "real": summarise(xr),
+        "generated": summarise(xg),
     }
     out["difference"] = {k: out["generated"][k]["mean"] - out["real"][k]["mean"] for k in FEATURES}
     out["relative"] = {k: (out["difference"][k] / abs(out["real"][k]["mean"]) if out["real"][k]["mean"] else NAN) for k in FEATURES}

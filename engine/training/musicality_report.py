@@ -212,14 +212,8 @@ def markdown(rep: dict) -> str:
 
 
 def write(rep: dict, out, record: str | None = None, name: str = "latest", log=print) -> None:
-    """Keep the run in ``record`` (default: the committed record when ``out`` is docs/MUSICALITY.md) under
-    ``name``, and write ``out``: docs/MUSICALITY.md from its template and every run of its record (a
-    new run shows once the template names it), any other path this run alone."""
-    keep = R.record_path(out, record)
-    if keep:
-        R.store_run(keep, name, rep)
-        log(f"kept the run as {name!r} in {keep}")
-    R.publish("musicality", out, {"runs": {name: rep}}, log=log)
+    """Keep the run and write ``out`` (docs/MUSICALITY.md from its template and record; ``reports.keep_and_publish``)."""
+    R.keep_and_publish("musicality", rep, out, record, name, log=log)
 
 
 def main(argv=None) -> int:

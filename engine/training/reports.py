@@ -293,6 +293,18 @@ def record_path(out, record: str | None) -> str | None:
     return str(ROOT / rep.record) if rep else None
 
 
+def keep_and_publish(kind: str, run: dict, out, record: str | None = None, name: str = "latest", log=print) -> None:
+    """A command's run: kept in ``record`` (default: the committed record when ``out`` is ``kind``'s
+    committed report) under ``name``, then ``out`` written — the committed report from its template
+    and every run of its record (a new run shows once the template names it), any other path this
+    run alone."""
+    keep = record_path(out, record)
+    if keep:
+        store_run(keep, name, run)
+        log(f"kept the run as {name!r} in {keep}")
+    publish(kind, out, {"runs": {name: run}}, log=log)
+
+
 def drifted(root: Path | None = None) -> list[str]:
     """The committed reports that differ from what their record and template make."""
     root = root or ROOT

@@ -91,13 +91,8 @@ def feature_matrix(pieces: Sequence[Iterable[NoteEvent]], bars: int) -> np.ndarr
 
 
 def summary(x: np.ndarray) -> dict:
-    """Mean and std (population) of each column of a ``feature_matrix``, NaN left out: ``{"n": rows, name: {"mean", "std"}}``."""
-    out: dict = {"n": int(len(x))}
-    for j, k in enumerate(FEATURES):
-        col = x[:, j] if len(x) else np.array([])
-        ok = np.isfinite(col)
-        out[k] = {"mean": float(col[ok].mean()) if ok.any() else NAN, "std": float(col[ok].std()) if ok.any() else NAN}
-    return out
+    """Mean and std (population) of each column of a ``feature_matrix``, NaN left out (``musicality.summarise``)."""
+    return M.summarise(x, FEATURES)
 
 
 # --- real songs ---------------------------------------------------------------------------
@@ -328,13 +323,8 @@ def markdown(rep: dict) -> str:
 
 
 def write(rep: dict, out, record: str | None = None, name: str = "latest", log=print) -> None:
-    """Keep the run in ``record`` (default: the committed record when ``out`` is docs/SONGS.md) under ``name``,
-    and write ``out``: docs/SONGS.md from its template and every run of its record, any other path this run alone."""
-    keep = R.record_path(out, record)
-    if keep:
-        R.store_run(keep, name, rep)
-        log(f"kept the run as {name!r} in {keep}")
-    R.publish("songs", out, {"runs": {name: rep}}, log=log)
+    """Keep the run and write ``out`` (docs/SONGS.md from its template and record; ``reports.keep_and_publish``)."""
+    R.keep_and_publish("songs", rep, out, record, name, log=log)
 
 
 def main(argv=None) -> int:
