@@ -67,10 +67,13 @@ class NoteEvent:
 
 @dataclass(frozen=True)
 class BarAim:
-    """What one bar is composed for: an aimed VA and, when the picture changes, its memory."""
+    """What one bar is composed for: an aimed VA and, when the picture changes, its memory; and
+    ``chords``, the chord of each of its beats in the piece's key (``engine.music.chords.Chord``) when
+    the musician gives the harmony live (None: the plan's chords, or the model's own)."""
 
     va: VA
     memory: object | None = None
+    chords: tuple | None = None
 
 
 Steer = Callable[[int], "BarAim | None"]  # bar of the new music (0-based) → its aim, or None: as before

@@ -22,10 +22,18 @@ from typing import Any, Iterable, Sequence
 
 from .errors import UsageError
 from .events import VA, BarAim, NoteEvent, Steer
-from .music.keys import Key, auto_key
+from .music.keys import AUTO_NAMES, Key, auto_key
 from .settings import MAX_ARC_POINTS, MAX_SEED, GenerationSettings
 
 __all__ = ["Plan", "make_plan", "Piece", "check_sections", "Judged", "judge_piece", "rank_by_fit", "GenerationSettings"]
+
+
+def chords_key(progression: str) -> Key:
+    """The key of a progression's text (``engine.music.chords.progression_key``)."""
+    from .music.chords import parse_progression, progression_key
+
+    tonic, mode = progression_key(parse_progression(progression))
+    return Key(tonic, mode, AUTO_NAMES[mode][tonic])
 
 
 def check_sections(pictures: int, bars: int) -> None:
@@ -73,6 +81,16 @@ class Plan:
     def image(self) -> str | None:
         return self.images[0] if self.images else None
 
+    @property
+    def chords(self) -> tuple:
+        """The chord of each beat of the piece (``engine.music.chords.Chord``, in the piece's key), the
+        progression repeated to fill the bars; () where the model plays its own harmony."""
+        if not self.settings.chords.strip():
+            return ()
+        from .music.chords import parse_progression, per_beat
+
+        return tuple(per_beat(parse_progression(self.settings.chords), int(self.settings.beats)))
+
     def metadata(self) -> dict:
         """Everything that regenerates the piece, as its ``.mid`` stores it."""
         meta = self.settings.metadata(self.target, image=self.image, model=self.model)
@@ -108,6 +126,8 @@ def make_plan(settings: GenerationSettings, encodings: Sequence[Any] = (), *, va
         settings = primer.settle(settings)
     if tempo is not None:
         settings = dataclasses.replace(settings, tempo=float(tempo))
+    if settings.chords.strip() and settings.key == "auto":  # the key follows the chords
+        settings = dataclasses.replace(settings, key=chords_key(settings.chords).name)
     encodings = tuple(encodings)
     first = encodings[0] if encodings else None
     target = va or (settings.arc[0] if settings.arc else first.va if first is not None else VA(0.0, 0.0))
@@ -177,7 +197,15 @@ class Piece:
         from .files.midi_io import write_midi
 
         notes, bars = self.written_notes()
-        return write_midi(notes, path, tempo=self.tempo, key=self.key.signature, settings=self.metadata(), bars=bars)
+        return write_midi(notes, path, tempo=self.tempo, key=self.key.signature, settings=self.metadata(), bars=bars,
+                          markers=self.markers())
+
+    def markers(self) -> list[tuple[float, str]]:
+        """(beat, text) of the markers a DAW shows over the file: each chord change of a progression."""
+        from .music.chords import changes
+
+        lead = self.plan.primer.beats if self.plan.primer is not None and self.plan.include_primer else 0.0
+        return [(lead + beat, chord.name) for beat, chord in changes(self.plan.chords)]
 
     def render(self, path, soundfont=None) -> "object":
         """Render as a 44.1 kHz stereo WAV with a SoundFont (atomic; ``engine.files.audio``)."""

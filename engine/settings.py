@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .errors import SettingError
+from .errors import SettingError, UsageError
 from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, VA
 from .generation.expression import DEFAULT_STRENGTH as DEFAULT_EXPRESSION
 from .music.humanize import MAX_HUMANIZE, MAX_SWING
@@ -105,6 +105,18 @@ def _check_key(key) -> None:
         resolve_key(key, 0.0)
     except (ValueError, AttributeError) as e:
         raise SettingError("key", str(e), whole=True) from None
+
+
+def _check_chords(chords) -> None:
+    if not isinstance(chords, str):
+        raise SettingError("chords", f"must be a progression as text, e.g. 'Am F C G' (received {chords!r})")
+    if chords.strip():
+        from .music.chords import parse_progression
+
+        try:
+            parse_progression(chords)
+        except UsageError as e:
+            raise SettingError("chords", str(e), whole=True) from None
 
 
 def _check_arc(arc) -> None:
@@ -212,6 +224,10 @@ SETTINGS: tuple[Setting, ...] = (
             label="Spread", control="slider",
             tooltip="How widely the notes spread over the octaves; the notes of the key and chord stay the "
                     "model's. 100: the model's own register, narrower than real music's"),
+    Setting("chords", str, "", "a chord progression the harmony follows, one chord a bar ('Am F C G') or with beats "
+            "('Am:2 F:2 C:4'); C, Cm, C7, Cmaj7, Cm7, Cdim, Csus4, C/E, N for none; repeated to fill the bars; the key "
+            "follows the chords unless given (default: the model's own harmony)", metavar="CHORDS", check=_check_chords,
+            stored="set"),
     Setting("swing", float, 0.0, f"0..{MAX_SWING:g}: how late each off-beat eighth comes (0 = straight, default; "
             f"1 = a triplet feel, the off-beat two thirds into the beat); the 16ths move with their eighths",
             0.0, MAX_SWING, metavar="K", label="Swing", control="slider",

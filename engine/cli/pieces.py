@@ -19,6 +19,11 @@ def add_parsers(sub) -> None:
     g.add_argument("--prime", metavar="PHRASE.mid",
                    help="continue this phrase: its key and tempo unless given; --bars counts the continuation")
     g.add_argument("--include-prime", action="store_true", help="write the phrase before the continuation (default: the continuation alone)")
+    g.add_argument("--chords-from", metavar="PROGRESSION.mid",
+                   help="follow the chords of this 4/4 clip (recognised per half bar; repeated to fill --bars)")
+    g.add_argument("--revise", metavar="PIECE.mid",
+                   help="rewrite bars of this 4/4 piece (with --change), every other note and event kept as it was")
+    g.add_argument("--change", metavar="FIRST-LAST", help="the bars --revise rewrites, counted from 1, e.g. 5-6")
     g.add_argument("--wav", metavar="OUT.wav", help="also render the piece to audio (44.1 kHz stereo WAV)")
     g.add_argument("--soundfont", metavar="SF2", help=SOUNDFONT_HELP)
     g.add_argument("--json", action="store_true")
@@ -66,9 +71,25 @@ def check_image_path(p: str) -> None:
         raise UsageError(f"{one_line(p)}: no such file")
 
 
+def chords_from_clip(args):
+    """``args`` with ``--chords-from``'s progression as its ``--chords`` (one line if both are given)."""
+    if not getattr(args, "chords_from", None):
+        return args
+    if args.chords:
+        raise UsageError("--chords and --chords-from both give the chords: use one")
+    from ..music.chords import progression_from_midi
+
+    args.chords = progression_from_midi(args.chords_from)
+    return args
+
+
 def cmd_generate(args) -> int:
+    if args.change and not args.revise:
+        raise UsageError("--change needs --revise PIECE.mid (the piece whose bars it rewrites)")
+    if args.revise:
+        return cmd_revise(args)
     images = list(args.image)
-    others = images + ([args.prime] if args.prime else [])
+    others = images + ([args.prime] if args.prime else []) + ([args.chords_from] if args.chords_from else [])
     soundfont = None
     if args.wav:
         from ..files.audio import Synth, find_soundfont
@@ -88,7 +109,7 @@ def cmd_generate(args) -> int:
     va = override_va(args)
     if va is not None and len(images) > 1:
         raise UsageError("several pictures make their own arc: leave out --valence/--arousal (or give --arc)")
-    settings = settings_from(args)
+    settings = settings_from(chords_from_clip(args))
     if len(images) > 1:
         check_sections(len(images), settings.bars)  # before any picture is read
     primer = None
@@ -111,6 +132,8 @@ def cmd_generate(args) -> int:
         obj["arc"] = [p.as_dict() for p in settings.arc]
     if primer is not None:
         obj["prime"] = {"path": args.prime, "key": primer.key.name, "tempo": primer.tempo, "bars": primer.bars}
+    if settings.chords:
+        obj["chords"] = settings.chords
     t, i = piece.target, encs[0].va
     also = ""
     if wav is not None:
@@ -118,6 +141,50 @@ def cmd_generate(args) -> int:
         also = f" and {obj['wav']}"
     emit(args, obj, f"wrote {path}{also}: {len(piece.notes)} notes, {settings.bars} bars at {piece.tempo:g} BPM in {piece.key.name} "
          f"(image VA {i.valence:+.2f}/{i.arousal:+.2f}, target {t.valence:+.2f}/{t.arousal:+.2f}, {t.mood})")
+    return 0
+
+
+def cmd_revise(args) -> int:
+    """``generate IMAGE --revise PIECE.mid --change 5-6 -o OUT.mid``: new bars 5-6 in the picture's mood."""
+    from ..events import MAX_TEMPO, MIN_TEMPO, NoteEvent
+    from ..files.midi_edit import splice_notes
+    from ..files.midi_io import read_midi
+    from ..generation.revise import parse_change, piece_bars
+    from ..music.chords import per_bar
+
+    images = list(args.image)
+    if not args.change:
+        raise UsageError("--revise needs --change FIRST-LAST: the bars to rewrite, e.g. --change 5-6")
+    for flag, given in (("--prime", args.prime), ("--include-prime", args.include_prime), ("--wav", args.wav)):
+        if given:
+            raise UsageError(f"{flag} does not go with --revise")
+    if len(images) > 1:
+        raise UsageError("--revise takes one picture: its emotion is the new bars'")
+    inputs = images + [args.revise] + ([args.chords_from] if args.chords_from else [])
+    out = check_output_path(args.out, inputs=inputs, model_dir=args.model_dir)
+    check_image_path(images[0])
+    va = override_va(args)
+    settings = settings_from(chords_from_clip(args))
+    piece = read_midi(args.revise)
+    name = Path(args.revise).name
+    odd = [(n, d) for _, n, d in piece.time_signatures if (n, d) != (4, 4)]
+    if odd:
+        raise UsageError(f"{one_line(name)}: is in {odd[0][0]}/{odd[0][1]}; Synesthete rewrites bars of 4/4 pieces only")
+    notes = [NoteEvent(n.pitch, n.velocity, n.start_beat, n.end_beat - n.start_beat) for n in piece.notes]
+    if not notes:
+        raise UsageError(f"{one_line(name)}: has no notes to rewrite")
+    first, last = parse_change(args.change, piece_bars(notes))
+    rt = load_runtime(args)
+    enc = rt.encode(images[0])
+    tempo = min(MAX_TEMPO, max(MIN_TEMPO, float(round(piece.tempos[0][1], 2)))) if piece.tempos else None
+    rev = rt.revise(settings, [enc], notes, first, last, va=va, tempo=tempo)
+    lo, hi = rev.span
+    path = splice_notes(args.revise, out, lo, hi, rev.new, inputs=inputs)
+    chords = " ".join(c.name for c in per_bar(rev.chords))
+    obj = {"path": str(path), "revised": args.revise, "bars": [first, last], "new_notes": len(rev.new),
+           "kept_notes": len(rev.notes) - len(rev.new), "key": rev.key.name, "chords": chords, "seed": settings.seed}
+    emit(args, obj, f"wrote {path}: bars {first}-{last} of {name} rewritten ({len(rev.new)} new notes over {chords}, "
+         f"{obj['kept_notes']} kept as they were)")
     return 0
 
 

@@ -262,6 +262,7 @@ def write_midi(
     settings: dict | None = None,
     ticks_per_beat: int = 480,
     bars: int | None = None,
+    markers: Iterable[tuple[float, str]] = (),
 ) -> Path:
     """Write notes as a Type 1 file: a meta track (tempo, 4/4, key, settings) and one piano track.
 
@@ -270,7 +271,8 @@ def write_midi(
     of the file it replaces. A place that must not or cannot take it (a directory, FIFO or
     device, a missing or read-only directory, a name too long) raises ``OutputError``.
     ``settings`` is stored as a JSON text event so the result can be regenerated. ``key`` is a
-    mido key name such as ``"C"`` or ``"Am"``.
+    mido key name such as ``"C"`` or ``"Am"``. ``markers``: (beat, text) marker events on the meta
+    track, which DAWs show over the timeline (a progression's chords).
     """
     out = check_output_path(path)
     if not (MIN_TEMPO <= tempo <= MAX_TEMPO):
@@ -284,6 +286,11 @@ def write_midi(
         meta.append(mido.MetaMessage("key_signature", key=key, time=0))
     if settings:
         meta.append(mido.MetaMessage("text", text="synesthete " + json.dumps(settings, sort_keys=True), time=0))
+    meta_at = 0
+    for beat, text in sorted(markers, key=lambda m: m[0]):
+        tick = int(round(beat * ticks_per_beat))
+        meta.append(mido.MetaMessage("marker", text=str(text), time=tick - meta_at))
+        meta_at = tick
     piano = mido.MidiTrack()
     piano.append(mido.MetaMessage("track_name", name="Piano", time=0))
     piano.append(mido.Message("program_change", program=program, channel=0, time=0))
@@ -303,7 +310,7 @@ def write_midi(
     if bars:
         end_tick = max(end_tick, bars * BEATS_PER_BAR * ticks_per_beat)
     piano.append(mido.MetaMessage("end_of_track", time=end_tick - now))
-    meta.append(mido.MetaMessage("end_of_track", time=end_tick))
+    meta.append(mido.MetaMessage("end_of_track", time=max(0, end_tick - meta_at)))
     mf.tracks += [meta, piano]
     atomic_write(out, lambda fh: mf.save(file=fh))
     return out.resolve()

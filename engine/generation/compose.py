@@ -19,9 +19,11 @@ from typing import Callable, Iterator
 from ..events import BEATS_PER_BAR, VA, BarAim, NoteEvent, Steer
 from ..music.dynamics import shape_dynamics
 from ..music.humanize import perform
-from ..music.keys import transpose_from_reference
+from ..music.chords import parse_progression, per_beat
+from ..music.keys import shift_to_reference, transpose_from_reference
 from ..request import Piece, Plan
 from ..settings import GenerationSettings
+from .harmony import in_reference
 from .sampling import SamplingSettings, Stepper, TokenStream, phrase_plan
 from .tokens import BAR
 
@@ -32,15 +34,22 @@ KEY_PULL = 1.0  # a continuation leans toward the primer's key (engine.generatio
 
 
 def sampling_settings(settings: GenerationSettings, target: VA, prime: tuple[int, ...] = ()) -> SamplingSettings:
-    """The token loop's settings; the expression bias starts at the first bar's aimed arousal."""
+    """The token loop's settings; the expression bias starts at the first bar's aimed arousal, and
+    the progression asked for is held from the first bar after the primer, in the reference key."""
     primed = prime.count(BAR)
     plan: tuple = ()
     if settings.form == "phrases":
         plan = (None,) * primed + tuple(None if r is None else r + primed for r in phrase_plan(settings.bars))
+    key = settings.key_for(target)
+    chords: tuple = ()
+    if settings.chords.strip():
+        beats = per_beat(parse_progression(settings.chords), settings.bars * BEATS_PER_BAR)
+        chords = (None,) * (primed * BEATS_PER_BAR) + in_reference(beats, shift_to_reference(key.tonic, key.mode))
     return SamplingSettings(bars=primed + settings.bars, temperature=settings.temperature, top_p=settings.top_p,
-                            seed=settings.seed, mode=settings.key_for(target).mode, plan=plan, prime=tuple(prime),
+                            seed=settings.seed, mode=key.mode, plan=plan, prime=tuple(prime),
                             scale_lock=settings.scale_lock, arousal=settings.bar_aim(target, 0).arousal,
-                            expression=settings.expression, key_pull=KEY_PULL if prime else 0.0, spread=settings.spread)
+                            expression=settings.expression, key_pull=KEY_PULL if prime else 0.0, spread=settings.spread,
+                            chords=chords)
 
 
 def compose_notes(stepper_for: Callable[[VA], Stepper], settings: GenerationSettings, target: VA,
@@ -75,6 +84,8 @@ def _grid_notes(stepper_for, settings: GenerationSettings, target: VA, tokens_ou
         if bar < primed:
             return
         aim = steer(bar - primed) if steer is not None else None
+        if aim is not None and aim.chords is not None:  # the harmony the musician holds now
+            stream.hold_chords(bar, in_reference(aim.chords, shift_to_reference(key.tonic, key.mode)))
         if aim is None and settings.arc:  # the arc goes on where nobody steers
             aim = BarAim(settings.bar_aim(target, bar - primed))
         if aim is not None and (aim.va != state["va"] or aim.memory is not state["memory"]):

@@ -304,6 +304,13 @@ class Runtime:
         encoding = plan.encoding if plan.encoding is not None else self.blank()
         return compose(lambda va: self.stepper(encoding, va, plan.settings), plan)
 
+    def revise(self, settings: GenerationSettings, encodings, notes, first_bar: int, last_bar: int, **kw):
+        """Bars ``first_bar``..``last_bar`` of ``notes`` rewritten, the rest kept
+        (``engine.generation.revise.revise``; keywords ``va``, ``takes``, ``tempo``)."""
+        from .revise import revise
+
+        return revise(self, settings, encodings, notes, first_bar, last_bar, **kw)
+
     # research shorthands: one picture, one target, the plan made here
     def notes(self, settings: GenerationSettings, encoding: Encoding, target: VA | None = None,
               tokens_out: list | None = None) -> Iterator[NoteEvent]:

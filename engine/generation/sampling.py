@@ -16,8 +16,10 @@ from typing import Callable, Iterator, Protocol
 import numpy as np
 
 from ..events import NoteEvent
+from . import harmony
 from .expression import arousal_bias
-from .tokens import BAR, BOS, DUR0, EOS, MODE0, MODES, N_DUR, N_PITCH, PITCH0, PITCH_MIN, VOCAB_SIZE, StreamingDecoder, allowed_mask
+from .tokens import (BAR, BOS, DUR0, EOS, MODE0, MODES, N_DUR, N_PITCH, N_POS, PITCH0, PITCH_MIN, POS0, STEPS_PER_BAR,
+                     VEL0, N_VEL, VOCAB_SIZE, StreamingDecoder, allowed_mask)
 
 # The reference key's scale (C major; A natural minor has the same pitch classes): scale lock
 # keeps the model there, and transposition carries it to the key asked for.
@@ -63,6 +65,8 @@ class SamplingSettings:
     expression: float = 0.0      # its strength; 0 = the model alone
     key_pull: float = 0.0        # lean toward the key (key_pull_bias); a continuation's default
     spread: float = 1.0          # octave spread (octave_spread); 1 = the model's own register
+    chords: tuple = ()           # per beat from the first bar (the primer's included): the Chord held, in the
+                                 # reference key, or None where the model's own harmony plays (engine.generation.harmony)
 
 
 def phrase_plan(bars: int) -> tuple[int | None, ...]:
@@ -151,7 +155,19 @@ class TokenStream:
         self._bar_at: list[int] = []   # index in ``tokens`` of each Bar token
         self._restating: list[int] = list(s.prime)  # forced tokens: the primer, then restated bars
         self._refocus = 0
+        self._chords: list = list(s.chords)
+        self._onset = -1  # 16th step of the latest note the model started
         self.set_arousal(s.arousal)
+
+    def hold_chords(self, bar: int, chords) -> None:
+        """From now on, bar ``bar`` (0-based, the primer's bars included) is in ``chords``: one Chord
+        per beat in the reference key (None: the model's own harmony). Live chord following calls
+        it as the bar is about to be composed."""
+        lo = bar * (STEPS_PER_BAR // 4)
+        need = lo + len(chords)
+        if len(self._chords) < need:
+            self._chords += [None] * (need - len(self._chords))
+        self._chords[lo:need] = list(chords)
 
     def refocus(self, bars: int = 1) -> None:
         """At the Bar token being fed now, forget all but the last ``bars`` bars of context."""
@@ -191,13 +207,44 @@ class TokenStream:
         if self._bias is not None:
             after_note = DUR0 <= self.decoder.state.last < DUR0 + N_DUR
             logits = logits + self._bias[after_note]
+        free = mask
         if self.s.scale_lock:
             locked = mask.copy()
             locked[_OFF_SCALE] = False
             if locked.any():  # after a Position some pitch must follow: the scale has 7 per octave
                 mask = locked
+        if self._chords:
+            logits, mask = self._hold_chord(logits, mask, free)
         logits = octave_spread(logits, mask, self.s.spread)
         return choose(logits, mask, self.s.temperature, self.s.top_p, self.rng)
+
+    def _hold_chord(self, logits: np.ndarray, mask: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The chord of the current beat on the pitch or duration about to be drawn
+        (``engine.generation.harmony``); the chord's own tones stay allowed under scale lock."""
+        st = self.decoder.state
+        if st.position < 0:
+            return logits, mask
+        step = (st.bars - 1) * STEPS_PER_BAR + st.position
+        span = harmony.span_at(self._chords, step)
+        if span is None:
+            return logits, mask
+        last = st.last
+        pitches = slice(PITCH0, PITCH0 + N_PITCH)
+        if (POS0 <= last < POS0 + N_POS or DUR0 <= last < DUR0 + N_DUR) and mask[pitches].any():
+            allowed, bias = harmony.pitch_rule(span.chord, POS0 <= last < POS0 + N_POS, self._onset < span.start)
+            tones = np.isin(_PITCH_CLASS, sorted(span.chord.tones))
+            keep = (mask[pitches] | (free[pitches] & tones)) & allowed
+            if keep.any() or not POS0 <= last < POS0 + N_POS:
+                mask = mask.copy()
+                mask[pitches] = keep
+                logits = logits.astype(np.float64)
+                logits[pitches] = logits[pitches] + bias
+        elif VEL0 <= last < VEL0 + N_VEL:
+            ok = harmony.duration_allowed(span, st.last_pitch, step)
+            mask = mask.copy()
+            mask[DUR0:DUR0 + N_DUR] &= ok
+            self._onset = step
+        return logits, mask
 
     def _feed_context(self, ctx: list[int]) -> np.ndarray:
         self.stepper.reset()

@@ -361,3 +361,92 @@ def recognise_spans(notes: Iterable[NoteEvent], bounds: Sequence[float]) -> list
 def recognise_bars(notes: Iterable[NoteEvent], bars: int, beats_per_bar: int = BEATS_PER_BAR) -> list[Chord]:
     """One chord per bar for ``bars`` bars of ``beats_per_bar`` beats from beat 0."""
     return recognise_spans(notes, [b * beats_per_bar for b in range(bars + 1)])
+
+
+# --- a progression as the user gives it and takes it back ------------------------------------
+
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor and the leading tone its V chord raises
+
+
+def progression_key(progression: Sequence[tuple[Chord, float]]) -> tuple[int, str]:
+    """The key a progression is in: (tonic pitch class, mode).
+
+    1. ``w`` = the chords' tones weighted by their beats.
+    2. The candidates are the keys whose scale (major; natural minor with its leading tone) holds
+       the most of ``w``, within 0.02 of the best.
+    3. Among them, the key whose tonic triad is the first chord (songs and loops name their key
+       where they start: ``Am F C G`` is A minor, ``C Am F G`` C major), else the last chord (a
+       cadence: ``Dm G C`` is C major), else the best Krumhansl–Schmuckler correlation of ``w``."""
+    from .keys import key_correlations
+
+    hist = np.zeros(12)
+    for chord, beats in progression:
+        for pc in chord.tones:
+            hist[pc] += beats
+    if hist.sum() <= 0:
+        return 0, "major"
+    keys = [(t, m) for m in ("major", "minor") for t in range(12)]
+    fit = np.array([sum(hist[(t + i) % 12] for i in (MAJOR_SCALE if m == "major" else MINOR_SCALE)) for t, m in keys])
+    maj, mnr = key_correlations(hist)
+    ks = np.concatenate([maj, mnr])
+    candidates = [k for k, f in zip(keys, fit) if f >= fit.max() - 0.02 * hist.sum()]
+    sounding = [c for c, _ in progression if not c.is_none]
+    for chord in (sounding[:1] + sounding[-1:]):
+        for tonic, mode in candidates:
+            if chord.root == tonic and (tonic + (4 if mode == "major" else 3)) % 12 in chord.tones:
+                return tonic, mode
+    return max(candidates, key=lambda k: ks[keys.index(k)])
+
+
+def progression_text(chords_per_beat: Sequence[Chord], beats_per_bar: int = BEATS_PER_BAR) -> str:
+    """The progression as ``parse_progression`` reads it: a chord's name alone where it fills a
+    bar, ``name:beats`` otherwise (``"Am F:2 G:2 C"``); neighbouring beats of one chord are joined
+    inside a bar, never across a bar line, so the text keeps the bars."""
+    words = []
+    for b in range(0, len(chords_per_beat), beats_per_bar):
+        bar = list(chords_per_beat[b:b + beats_per_bar])
+        runs: list[list] = []
+        for c in bar:
+            if runs and runs[-1][0] == c:
+                runs[-1][1] += 1
+            else:
+                runs.append([c, 1])
+        for c, n in runs:
+            words.append(c.name if n == beats_per_bar else f"{c.name}:{n}")
+    return " ".join(words)
+
+
+def changes(chords_per_beat: Sequence[Chord]) -> list[tuple[int, Chord]]:
+    """(beat, chord) where the harmony changes, beat 0 always included: the markers a file shows."""
+    out: list[tuple[int, Chord]] = []
+    for k, c in enumerate(chords_per_beat):
+        if not out or out[-1][1] != c:
+            out.append((k, c))
+    return out
+
+
+def _root_and_third(c: Chord) -> tuple:
+    if c.is_none:
+        return (None, None)
+    return (c.root, tuple(i for i in (3, 4) if (c.root + i) % 12 in c.tones))
+
+
+def progression_of(notes: Sequence[NoteEvent], bars: int, beats_per_span: int = 2,
+                   beats_per_bar: int = BEATS_PER_BAR) -> list[Chord]:
+    """The chord on each beat of ``bars`` bars of notes, recognised per span of ``beats_per_span``
+    beats (half a bar by default: a clip that changes chord mid-bar keeps both); a silent span is
+    N. Where both halves of a bar read the same root and third, the bar is one chord, recognised
+    over the whole bar (a broken chord whose seventh falls in one half only is one chord)."""
+    bounds = [k * beats_per_span for k in range(bars * beats_per_bar // beats_per_span + 1)]
+    spans = recognise_spans(notes, bounds)
+    whole = recognise_bars(notes, bars, beats_per_bar)
+    per = beats_per_bar // beats_per_span
+    out: list[Chord] = []
+    for b in range(bars):
+        parts = spans[b * per:(b + 1) * per]
+        if all(_root_and_third(p) == _root_and_third(parts[0]) for p in parts):
+            out += [whole[b]] * beats_per_bar
+        else:
+            out += [c for c in parts for _ in range(beats_per_span)]
+    return out
