@@ -106,12 +106,31 @@ class Plan:
     def next_piece(self, index: int, va: VA) -> "Plan":
         """The plan of a loop's ``index``-th piece (1 is this one), aimed at ``va``: the next seed (round
         the seed range), and with ``key`` auto the first seed's major key or its relative minor, as
-        ``va``'s valence asks, so a take stays in one key family. No phrase: it was the first's."""
+        ``va``'s valence asks, so a take stays in one key family. No phrase: it was the first's. A
+        progression goes on where the pieces before left it (``_chords_from``)."""
         s = self.settings
         key = auto_key(s.aim(va).valence, s.seed).name if s.key == "auto" else s.key
         seed = (s.seed + index - 1) % (MAX_SEED + 1)
-        return dataclasses.replace(self, settings=dataclasses.replace(s, seed=seed, key=key), target=va,
+        chords = self._chords_from(int((index - 1) * s.beats))
+        return dataclasses.replace(self, settings=dataclasses.replace(s, seed=seed, key=key, chords=chords), target=va,
                                    primer=None, prime=(), steer=None)
+
+    def _chords_from(self, beat: int) -> str:
+        """The progression's text starting ``beat`` beats in (counted round its length): a loop's
+        pieces follow one progression rather than each starting it over. Its own text where the
+        progression starts afresh anyway (no chords, or a whole number of rounds played)."""
+        text = self.settings.chords
+        if not text.strip():
+            return text
+        from .music.chords import parse_progression, per_beat, progression_text
+
+        progression = parse_progression(text)
+        total = sum(b for _, b in progression)
+        if total != int(total):  # a round of fractional beats: the beats this piece plays, spelled out
+            return progression_text(per_beat(progression, beat + int(self.settings.beats))[beat:])
+        cycle = per_beat(progression)  # one round, a chord per beat
+        k = beat % len(cycle)
+        return text if k == 0 else progression_text(cycle[k:] + cycle[:k])
 
 
 def make_plan(settings: GenerationSettings, encodings: Sequence[Any] = (), *, va: VA | None = None,

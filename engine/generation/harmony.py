@@ -26,12 +26,17 @@ from typing import Sequence
 
 import numpy as np
 
-from ..music.chords import Chord
+from ..music.chords import QUALITIES, Chord
 from .tokens import DURATION_STEPS, N_DUR, N_PITCH, PITCH_MIN, STEPS_PER_BEAT
 
 CHORD_BONUS = 1.5     # logits added to the chord's tones
-TENSION_COST = 1.0    # logits taken from a pitch outside the chord (above the floor only)
-BASS_BONUS = 2.5      # logits added to the chord's bass as the lowest note where the chord begins
+TENSION_COST = 2.0    # logits taken from a pitch outside the chord (above the floor only)
+BASS_BONUS = 3.0      # logits added to the chord's bass as the lowest note where the chord begins (half under later onsets)
+SEVENTH_BONUS = 1.0   # logits added to a seventh chord's seventh
+NEED_SHARE = 0.12     # a chord tone with less than this share of the chord's sounding time so far ...
+NEED_BONUS = 3.0      # ... gains this many logits: the model, writing in its own key, leaves out the
+                      # tones foreign to it (the third of F#m in C major), and a chord without its
+                      # third or seventh is another chord
 MELODY_FLOOR = 60     # middle C (in the reference key): below it only the chord's tones sound
 TENSION_STEPS = 2     # a note outside the chord lasts at most an eighth
 
@@ -55,6 +60,7 @@ class Span:
     start: int
     end: int
     after: Chord | None
+    after_end: int = 0
 
 
 def span_at(chords: Sequence[Chord | None], step: int) -> Span | None:
@@ -70,7 +76,10 @@ def span_at(chords: Sequence[Chord | None], step: int) -> Span | None:
     while hi < len(chords) and chords[hi] == c:
         hi += 1
     after = chords[hi] if hi < len(chords) else None
-    return Span(c, lo * STEPS_PER_BEAT, hi * STEPS_PER_BEAT, after)
+    nxt = hi
+    while after is not None and nxt < len(chords) and chords[nxt] == after:
+        nxt += 1
+    return Span(c, lo * STEPS_PER_BEAT, hi * STEPS_PER_BEAT, after, nxt * STEPS_PER_BEAT)
 
 
 @lru_cache(maxsize=512)
@@ -80,10 +89,21 @@ def pitch_rule(chord: Chord, lowest: bool, opens: bool) -> tuple[np.ndarray, np.
     tone = np.isin(_PCS, sorted(chord.tones))
     allowed = tone | ((_PITCHES >= MELODY_FLOOR) & (not lowest))
     bias = np.where(tone, CHORD_BONUS, -TENSION_COST)
-    if lowest and opens:
-        bias = bias + np.where(_PCS == chord.bass, BASS_BONUS, 0.0)
+    if len(chord.tones) > 3:  # a seventh chord is heard as one only if its seventh sounds
+        bias = bias + np.where(_PCS == (chord.root + QUALITIES[chord.quality][3]) % 12, SEVENTH_BONUS, 0.0)
+    if lowest:  # the bass: the chord's bass where it begins, and leaning there under every onset
+        bass = np.where(_PCS == chord.bass, BASS_BONUS if opens else BASS_BONUS / 2, 0.0)
+        bias = bias + np.where(_PITCHES < MELODY_FLOOR, bass, 0.0 if not opens else bass)
     allowed.flags.writeable = bias.flags.writeable = False
     return allowed, bias
+
+
+def needed(chord: Chord, sounded: np.ndarray) -> np.ndarray:
+    """A bias over the pitch tokens: ``NEED_BONUS`` on the chord's tones that hold less than
+    ``NEED_SHARE`` of the time sounded so far in the chord (``sounded``: 16th steps per pitch class)."""
+    total = float(sounded.sum())
+    short = [pc for pc in chord.tones if total <= 0 or sounded[pc] / total < NEED_SHARE]
+    return np.where(np.isin(_PCS, short), NEED_BONUS, 0.0)
 
 
 def duration_allowed(span: Span, pitch: int, step: int) -> np.ndarray:
@@ -93,7 +113,7 @@ def duration_allowed(span: Span, pitch: int, step: int) -> np.ndarray:
     if pc not in span.chord.tones:
         ok = _DUR <= min(TENSION_STEPS, left)
     elif span.after is not None and pc in span.after.tones:
-        ok = np.ones(N_DUR, bool)          # a common tone may ring on into the next chord
+        ok = _DUR <= span.after_end - step  # a common tone may ring on through the next chord, no further
     else:
         ok = _DUR <= left
     if not ok.any():

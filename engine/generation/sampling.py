@@ -19,7 +19,7 @@ from ..events import NoteEvent
 from . import harmony
 from .expression import arousal_bias
 from .tokens import (BAR, BOS, DUR0, EOS, MODE0, MODES, N_DUR, N_PITCH, N_POS, PITCH0, PITCH_MIN, POS0, STEPS_PER_BAR,
-                     VEL0, N_VEL, VOCAB_SIZE, StreamingDecoder, allowed_mask)
+                     VEL0, N_VEL, VOCAB_SIZE, DURATION_STEPS, StreamingDecoder, allowed_mask)
 
 # The reference key's scale (C major; A natural minor has the same pitch classes): scale lock
 # keeps the model there, and transposition carries it to the key asked for.
@@ -157,6 +157,8 @@ class TokenStream:
         self._refocus = 0
         self._chords: list = list(s.chords)
         self._onset = -1  # 16th step of the latest note the model started
+        self._sounded = (-1, np.zeros(12))  # (span start, 16th steps sounded per pitch class in it)
+        self._pending = None  # (span, pitch class, step) of the note whose Duration is being drawn
         self.set_arousal(s.arousal)
 
     def hold_chords(self, bar: int, chords) -> None:
@@ -216,7 +218,10 @@ class TokenStream:
         if self._chords:
             logits, mask = self._hold_chord(logits, mask, free)
         logits = octave_spread(logits, mask, self.s.spread)
-        return choose(logits, mask, self.s.temperature, self.s.top_p, self.rng)
+        tok = choose(logits, mask, self.s.temperature, self.s.top_p, self.rng)
+        if self._chords:
+            self._heard(tok)
+        return tok
 
     def _hold_chord(self, logits: np.ndarray, mask: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The chord of the current beat on the pitch or duration about to be drawn
@@ -232,6 +237,7 @@ class TokenStream:
         pitches = slice(PITCH0, PITCH0 + N_PITCH)
         if (POS0 <= last < POS0 + N_POS or DUR0 <= last < DUR0 + N_DUR) and mask[pitches].any():
             allowed, bias = harmony.pitch_rule(span.chord, POS0 <= last < POS0 + N_POS, self._onset < span.start)
+            bias = bias + harmony.needed(span.chord, self._sounding(span))
             tones = np.isin(_PITCH_CLASS, sorted(span.chord.tones))
             keep = (mask[pitches] | (free[pitches] & tones)) & allowed
             if keep.any() or not POS0 <= last < POS0 + N_POS:
@@ -244,7 +250,20 @@ class TokenStream:
             mask = mask.copy()
             mask[DUR0:DUR0 + N_DUR] &= ok
             self._onset = step
+            self._pending = (span, st.last_pitch % 12, step)
         return logits, mask
+
+    def _sounding(self, span) -> np.ndarray:
+        if self._sounded[0] != span.start:
+            self._sounded = (span.start, np.zeros(12))
+        return self._sounded[1]
+
+    def _heard(self, tok: int) -> None:
+        """A Duration drawn under a chord: its note's time inside the chord counts as sounded."""
+        if self._pending is not None and DUR0 <= tok < DUR0 + N_DUR:
+            span, pc, step = self._pending
+            self._sounding(span)[pc] += min(span.end, step + DURATION_STEPS[tok - DUR0]) - step
+        self._pending = None
 
     def _feed_context(self, ctx: list[int]) -> np.ndarray:
         self.stepper.reset()

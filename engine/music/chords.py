@@ -450,3 +450,34 @@ def progression_of(notes: Sequence[NoteEvent], bars: int, beats_per_span: int = 
         else:
             out += [c for c in parts for _ in range(beats_per_span)]
     return out
+
+
+def progression_from_midi(path) -> str:
+    """The chord progression a MIDI clip plays, as ``GenerationSettings.chords`` text
+    (``--chords-from``): whole bars of silence before its first note dropped (a clip exported from
+    bar 97 of a song starts at its own first bar), then ``progression_of`` — a chord per half bar,
+    one per bar where both halves agree — written by ``progression_text``. Read in beats, whatever
+    the tempo. Raises a one-line error (exit 2): ``MidiError`` for a broken or note-less file,
+    ``UsageError`` for a meter other than 4/4, a clip too long, or notes too short to name a chord."""
+    import math
+
+    from ..files.midi_io import read_midi
+    from ..files.outputs import one_line
+
+    max_bars = 1024  # a song's chords, not an hour of them: longer is a file made by accident
+    piece = read_midi(path)
+    name = one_line(path)
+    odd = [(n, d) for _, n, d in piece.time_signatures if (n, d) != (4, 4)]
+    if odd:
+        raise UsageError(f"{name}: is in {odd[0][0]}/{odd[0][1]}; chords are read from clips in 4/4 only")
+    lead = math.floor(min(n.start_beat for n in piece.notes) / BEATS_PER_BAR) * BEATS_PER_BAR
+    notes = [NoteEvent(n.pitch, n.velocity, n.start_beat - lead, n.end_beat - n.start_beat) for n in piece.notes]
+    # a chord held a hair past the last bar line does not make a new bar (as a --prime phrase)
+    bars = max(1, math.ceil(max(n.end for n in notes) / BEATS_PER_BAR - 1 / 16))
+    if bars > max_bars:
+        raise UsageError(f"{name}: {bars} bars from its first note to its last is too long for a chord progression "
+                         f"(limit {max_bars} bars)")
+    chords = progression_of(notes, bars)
+    if all(c.is_none for c in chords):
+        raise UsageError(f"{name}: its notes are too short to name a chord (hold each chord for its span)")
+    return progression_text(chords)
