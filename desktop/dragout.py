@@ -18,8 +18,10 @@ from PyQt6.QtWidgets import QWidget
 from engine.request import Piece
 
 
-def midi_name(piece: Piece) -> str:
-    return f"synesthete_{piece.target.mood}_{piece.tempo:g}bpm_seed{piece.settings.seed}.mid"
+def midi_name(piece: Piece, take: int = 1) -> str:
+    """``synesthete_calm_120bpm_seed42.mid``; a take with regenerated bars ends ``_take2`` etc."""
+    suffix = f"_take{take}" if take > 1 else ""
+    return f"synesthete_{piece.target.mood}_{piece.tempo:g}bpm_seed{piece.settings.seed}{suffix}.mid"
 
 
 def drag_dir() -> Path:
@@ -28,11 +30,11 @@ def drag_dir() -> Path:
     return d
 
 
-def prepare_drag_file(piece: Piece, directory: str | os.PathLike | None = None) -> Path:
+def prepare_drag_file(piece: Piece, directory: str | os.PathLike | None = None, take: int = 1) -> Path:
     """Write ``piece`` to a temp file with a meaningful name; the drag hands out its URL. The
     file is left in place after the drop, since a DAW may read it only once the drop completes."""
     d = Path(directory) if directory is not None else drag_dir()
-    return Path(piece.write(d / midi_name(piece)))
+    return Path(piece.write(d / midi_name(piece, take)))
 
 
 def start_drag(source: QWidget, path: Path, pixmap: QPixmap | None = None) -> Qt.DropAction:

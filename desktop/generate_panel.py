@@ -192,11 +192,12 @@ class GeneratePanel(QGroupBox):
         g.addLayout(act, g.rowCount(), 0, 1, 6)
 
     # --- the request ---------------------------------------------------------------------
-    def settings(self, intensity: float = 1.0, arc: tuple[VA, ...] = ()) -> list[GenerationSettings]:
-        """One request per variation. Raises ``SettingError`` (a ValueError) on a bad value."""
+    def settings(self, intensity: float = 1.0, arc: tuple[VA, ...] = (), chords: str = "") -> list[GenerationSettings]:
+        """One request per variation. Raises ``SettingError`` (a ValueError) on a bad value.
+        ``chords``: the progression the harmony follows (the Chords panel's; '' = the model's own)."""
         base = {name: control_value(s, self.controls[name]) for s in CONTROLS if (name := s.name) in self.controls}
         base.update(tempo=None if self.auto_tempo.isChecked() else float(self.tempo.value()),
-                    key=self.key.currentData(), arc=tuple(arc), intensity=intensity)
+                    key=self.key.currentData(), arc=tuple(arc), intensity=intensity, chords=chords)
         return [GenerationSettings(seed=self.seed.value() + i, **base) for i in range(self.n_variations.value())]
 
     def follow_target(self, va: VA) -> None:

@@ -1,17 +1,21 @@
 """The one window: picture in → its emotion on the VA plane → generate → piano roll → play / drag out.
 
-Five panels own their widgets: ``PicturePanel``, ``EmotionPanel`` (left), ``GeneratePanel``,
-``ResultsPanel``, ``OutputPanel`` (right). The window only wires them to ``EngineThread``
-(model, pictures, variations) and ``Player`` (ports, playback), and keeps what spans panels:
-the current picture's ``Encoding``, the running job, and what is playing. Nothing here blocks
-for longer than opening a port.
+Six panels own their widgets: ``PicturePanel`` (with ``ChordPanel`` under the picture), ``EmotionPanel`` (left),
+``GeneratePanel``, ``ResultsPanel``, ``OutputPanel`` (right). The window only wires them to
+``EngineThread`` (model, pictures, variations, regenerated bars) and ``Player`` (ports,
+playback), and keeps what spans panels: the current picture's ``Encoding``, the running job,
+what is playing, and the history of takes (a ``QUndoStack``: each Regenerate is one step, and
+undo/redo select the take before or after it; every take stays in the Results list). Nothing
+here blocks for longer than opening a port.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from PyQt6.QtCore import QSettings
-from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QImage, QKeySequence
+from PyQt6.QtGui import (
+    QAction, QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QImage, QKeySequence, QUndoCommand, QUndoStack,
+)
 from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from engine.errors import SettingError
@@ -26,15 +30,30 @@ from engine.generation.runtime import Encoding, Runtime
 
 from . import dragout
 from .audition import Audition
+from .chord_panel import ChordPanel
 from .emotion_panel import EmotionPanel
 from .generate_panel import GeneratePanel
 from .output_panel import OutputPanel
 from .picture_panel import PicturePanel
 from .player import Player
 from .results_panel import ResultsPanel
-from .worker import EngineThread, GenerationJob, ImageSource, NoteFeed, Variation
+from .worker import EngineThread, GenerationJob, ImageSource, NoteFeed, RevisionJob, Variation
 
 LEFT_WIDTH = 380
+
+
+class TakeStep(QUndoCommand):
+    """One Regenerate: redo shows the new take, undo the take it was made from."""
+
+    def __init__(self, window: "MainWindow", before: int, after: int, text: str) -> None:
+        super().__init__(text)
+        self.window, self.before, self.after = window, before, after
+
+    def redo(self) -> None:
+        self.window.show_take(self.after)
+
+    def undo(self) -> None:
+        self.window.show_take(self.before)
 
 
 class MainWindow(QMainWindow):
@@ -60,11 +79,14 @@ class MainWindow(QMainWindow):
         self._provider = "loading…"
         self._runtime_ok = False
         self._shut_down = False
+        self.revision_id: int | None = None      # the Regenerate running
+        self.revision: RevisionJob | None = None
+        self.takes = QUndoStack(self)            # Regenerate steps: undo/redo move between takes
 
         self.worker = EngineThread(load_runtime, self)
         self.player = Player(virtual_port, self)
         self.audition = Audition(audio_sink, self)   # Preview; audio_sink None: the computer's output
-        self.picture, self.emotion = PicturePanel(), EmotionPanel()
+        self.picture, self.chords, self.emotion = PicturePanel(), ChordPanel(), EmotionPanel()
         self.generation, self.results, self.output = GeneratePanel(), ResultsPanel(), OutputPanel()
         self._lay_out()
         self._build_status_bar()
@@ -84,6 +106,7 @@ class MainWindow(QMainWindow):
         left = QVBoxLayout(left_w)
         left.setContentsMargins(0, 0, 0, 0)
         left.setSpacing(12)
+        self.picture.add_row(self.chords)   # beside the picture: what the music's harmony follows
         left.addWidget(self.picture)
         left.addWidget(self.emotion, 1)
         right = QVBoxLayout()
@@ -131,6 +154,17 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         action("&Quit", self.close, QKeySequence.StandardKey.Quit)
 
+        menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = self.takes.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = self.takes.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for a in (self.undo_action, self.redo_action):
+            menu.addAction(a)
+            self.addAction(a)
+        menu.addSeparator()
+        self.regenerate_action = action("Re&generate selected bars", self.regenerate, QKeySequence("Ctrl+R"))
+
     def _connect_worker(self) -> None:
         w = self.worker
         w.ready.connect(self._on_ready)
@@ -143,6 +177,8 @@ class MainWindow(QMainWindow):
         w.generationFinished.connect(self._on_generation_finished)
         w.generationCancelled.connect(self._on_generation_cancelled)
         w.generationFailed.connect(self._on_generation_failed)
+        w.revisionReady.connect(self._on_revision_ready)
+        w.revisionFailed.connect(self._on_revision_failed)
 
     def _connect_player(self) -> None:
         p = self.player
@@ -168,6 +204,8 @@ class MainWindow(QMainWindow):
         self.generation.generateRequested.connect(self.generate)
         self.generation.cancelRequested.connect(self.cancel)
         self.results.selectionChanged.connect(self._on_selection)
+        self.results.regenerateRequested.connect(self.regenerate)
+        self.results.roll.barsSelected.connect(lambda _bars: self._update_enabled())
         o = self.output
         o.portChosen.connect(self._on_port_chosen)
         o.refreshRequested.connect(self.refresh_ports)
@@ -183,6 +221,7 @@ class MainWindow(QMainWindow):
     def _load_settings(self) -> None:
         s = self.settings
         self.generation.load(s)
+        self.chords.load(s)
         self.emotion.load(s)
         self.player.choose(s.value("midi/port", "", type=str) or None)
         self.picture.last_dir = s.value("paths/lastDir", str(Path.home()), type=str)
@@ -196,6 +235,7 @@ class MainWindow(QMainWindow):
     def _save_settings(self) -> None:
         s = self.settings
         self.generation.save(s)
+        self.chords.save(s)
         self.emotion.save(s)
         s.setValue("midi/port", self.player.choice() or "")
         s.setValue("paths/lastDir", self.picture.last_dir)
@@ -295,8 +335,12 @@ class MainWindow(QMainWindow):
     def generate(self) -> None:
         if not self._runtime_ok:
             return
+        if self.chords.error():
+            self.show_error(f"Chords: {self.chords.error()}")
+            return
         try:
-            settings = self.generation.settings(intensity=self.emotion.intensity(), arc=self.emotion.arc())
+            settings = self.generation.settings(intensity=self.emotion.intensity(), arc=self.emotion.arc(),
+                                                chords=self.chords.text())
             if self.primer is not None:  # the phrase's key and tempo where the user left them automatic
                 settings = [self.primer.settle(s) for s in settings]
         except SettingError as err:
@@ -305,6 +349,8 @@ class MainWindow(QMainWindow):
         self.clear_error()
         self.player.stop()
         self.job = GenerationJob(tuple(settings), self.target(), self.encoding, self.primer)
+        self.revision_id = self.revision = None   # a take of the old results would have nowhere to go
+        self.takes.clear()
         self.results.begin(settings[0].bars, self.job.target.mood)
         self.job_id = self.worker.generate(self.job)
         self.generation.job_started(len(settings))
@@ -363,6 +409,56 @@ class MainWindow(QMainWindow):
         self.show_error(f"Generation failed: {message}")
         self._update_enabled()
 
+    # --- regenerating bars: takes ---------------------------------------------------------
+    def revising(self) -> bool:
+        return self.revision_id is not None
+
+    def can_regenerate(self) -> bool:
+        v = self.selected()
+        return (self._runtime_ok and v is not None and not self.generating() and not self.revising()
+                and not self.results.streaming and self.results.roll.selection() is not None)
+
+    def regenerate(self) -> None:
+        """Rewrite the bars selected on the roll of the selected result, with a new seed, in the
+        worker thread; the take comes back to ``_on_revision_ready``."""
+        if not self.can_regenerate():
+            return
+        v = self.selected()
+        lo, hi = self.results.roll.selection()
+        self.clear_error()
+        self.revision = RevisionJob(v, lo, hi, self._take_seed(), self.results.next_index(), self.results.next_take(v))
+        self.revision_id = self.worker.revise(self.revision)
+        self._status(f"Regenerating bar{'s' if hi > lo else ''} {lo}{f'–{hi}' if hi > lo else ''} "
+                     f"(seed {self.revision.seed})…")
+        self._update_enabled()
+
+    def _take_seed(self) -> int:
+        """A seed no result on the list has: each take is new music."""
+        return 1 + max(v.settings.seed for v in self.variations)
+
+    def _on_revision_ready(self, jid: int, take: Variation) -> None:
+        if jid != self.revision_id:
+            return
+        job, self.revision_id, self.revision = self.revision, None, None
+        self.results.add_take(take)
+        lo, hi = take.revised
+        self.takes.push(TakeStep(self, job.variation.index, take.index, f"regenerate bars {lo}–{hi}"))
+        self._status(f"Take {take.take}: bar{'s' if hi > lo else ''} {lo}{f'–{hi}' if hi > lo else ''} rewritten "
+                     f"(seed {take.settings.seed}); Ctrl+Z goes back", 8000)
+        self._update_enabled()
+
+    def _on_revision_failed(self, jid: int, message: str) -> None:
+        if jid != self.revision_id:
+            return
+        self.revision_id = self.revision = None
+        self.show_error(f"Regenerate failed: {message}")
+        self._update_enabled()
+
+    def show_take(self, index: int) -> None:
+        """Select a take (undo/redo); one no longer listed is left alone."""
+        if self.results.find(index) is not None:
+            self.results.select(index)
+
     # --- results -------------------------------------------------------------------------
     @property
     def variations(self) -> list[Variation]:
@@ -389,7 +485,11 @@ class MainWindow(QMainWindow):
         self.audition.stop()
         if v.index != getattr(self.selected(), "index", None):
             self.results.select(v.index)
-        if self.output.steer_box.isChecked() and self.worker.runtime is not None:
+        steer = self.output.steer_box.isChecked() and self.worker.runtime is not None
+        if steer and v.is_take:  # steering composes the request again; a take's new bars are no request
+            self._status("Steer live follows generated variations; this take plays as it is", 6000)
+            steer = False
+        if steer:
             ok = self._play_steered(v)
         else:
             self.steering = None
@@ -482,7 +582,7 @@ class MainWindow(QMainWindow):
         if v is None or not v.notes:
             return None
         try:
-            return dragout.prepare_drag_file(v.piece, directory)
+            return dragout.prepare_drag_file(v.piece, directory, take=v.take)
         except (OSError, ValueError) as err:
             self.show_error(f"Cannot write the MIDI file: {err}")
             return None
@@ -497,7 +597,7 @@ class MainWindow(QMainWindow):
         v = self.selected()
         if v is None or not v.notes:
             return
-        start = str(Path(self.picture.last_dir) / dragout.midi_name(v.piece))
+        start = str(Path(self.picture.last_dir) / dragout.midi_name(v.piece, v.take))
         path, _ = QFileDialog.getSaveFileName(self, "Save MIDI", start, "MIDI files (*.mid)")
         if not path:
             return
@@ -535,6 +635,9 @@ class MainWindow(QMainWindow):
         self.output.set_state(can_play=has_notes or (busy and self.results.streaming),
                               playing=self.player.playing, has_notes=has_notes, previewing=self.audition.playing)
         self.save_action.setEnabled(has_notes)
+        can = self.can_regenerate()
+        self.regenerate_action.setEnabled(can)
+        self.results.set_regenerate_state(can, busy=self.revising())
 
     def shutdown(self) -> None:
         """Cancel generation, silence and close the port, join the worker. Safe to call twice."""

@@ -1,17 +1,24 @@
-"""A read-only piano roll: notes as bars over pitch (rows) and beats (columns), with a playhead.
+"""The piano roll: notes as bars over pitch (rows) and beats (columns), with a playhead, the
+chords over the bars, and a selection of bars to rewrite.
 
 It only draws what it is given: notes arrive whole (a finished variation) or one by one (the
 first variation while it is being generated), and the playhead beat comes from the player.
 When the emotion moves through the piece (an arc, several pictures), each bar's VA is shown
 on the ruler: a chip in its mood's colour with the numbers where there is room.
+
+The chords (``set_chords``) sit on a lane under the ruler, a name where the harmony changes:
+the progression the piece was asked to follow in the text's colour, or, for a piece without
+one, the chords heard in its notes, dim and in italics. A click or a drag across the ruler or
+the notes selects whole bars (``barsSelected``: first and last, from 1); Escape or a click on
+the keyboard clears it. The notes themselves are never edited here.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from PyQt6.QtCore import QPointF, QRectF, QSize, Qt
-from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
+from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QMouseEvent, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from engine.events import BEATS_PER_BAR, VA, NoteEvent
@@ -20,6 +27,7 @@ from . import theme
 
 KEYS_W = 44          # keyboard gutter
 RULER_H = 22         # bar numbers
+CHORD_H = 18         # the chord lane under the ruler, when there are chords
 MIN_SPAN = 24        # semitones shown at least, so a few notes do not fill the screen
 BLACK = {1, 3, 6, 8, 10}
 
@@ -49,10 +57,16 @@ class _Grid:
 
 
 class PianoRoll(QWidget):
+    barsSelected = pyqtSignal(object)   # (first, last) bars from 1, inclusive; None: no selection
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._notes: list[NoteEvent] = []
         self._beats = 8.0
+        self._chords: list[tuple[float, str]] = []   # (beat, name) where the harmony changes
+        self._chords_heard = False
+        self._selection: tuple[int, int] | None = None
+        self._anchor: int | None = None
         self._playhead: float | None = None
         self._sounding: set[int] = set()
         self._placeholder = "Generate to see the notes here."
@@ -61,6 +75,8 @@ class PianoRoll(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(360, 220)
         self.setAccessibleName("Piano roll")
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setToolTip("Drag across bars to select them, then Regenerate to rewrite only those bars")
 
     def sizeHint(self) -> QSize:
         return QSize(720, 360)
@@ -69,9 +85,15 @@ class PianoRoll(QWidget):
     def notes(self) -> list[NoteEvent]:
         return list(self._notes)
 
+    def bars(self) -> int:
+        return int(self._beats // BEATS_PER_BAR)
+
     def set_piece(self, notes: list[NoteEvent], bars: int, caption: str = "") -> None:
+        """Show these notes over ``bars`` bars; a selection of bars stays while it fits them."""
         self._notes = list(notes)
         self._beats = float(max(1, bars) * BEATS_PER_BAR)
+        if self._selection is not None and self._selection[1] > self.bars():
+            self.select_bars(None)
         self._caption = caption
         self._playhead = None
         self._sounding.clear()
@@ -86,6 +108,79 @@ class PianoRoll(QWidget):
     def bar_vas(self) -> list[VA]:
         return list(self._bar_vas)
 
+    def set_chords(self, changes: list[tuple[float, str]], heard: bool = False) -> None:
+        """The chord names to show, each from the beat where it starts (empty: no lane). ``heard``:
+        recognised in the notes rather than asked for, and drawn so."""
+        self._chords = [(float(b), str(n)) for b, n in changes]
+        self._chords_heard = bool(heard) and bool(self._chords)
+        self.update()
+
+    def chord_labels(self) -> list[tuple[float, str]]:
+        return list(self._chords)
+
+    def chords_heard(self) -> bool:
+        return self._chords_heard
+
+    def chord_at_bar(self, bar: int) -> str | None:
+        """The chord sounding at the start of ``bar`` (from 1), as labelled; None without chords."""
+        beat = (bar - 1) * BEATS_PER_BAR
+        name = None
+        for b, n in self._chords:
+            if b <= beat + 1e-9:
+                name = n
+        return name
+
+    # --- selecting bars ------------------------------------------------------------------
+    def selection(self) -> tuple[int, int] | None:
+        """The selected bars (first, last), from 1 and inclusive; None when none are."""
+        return self._selection
+
+    def select_bars(self, bars: tuple[int, int] | None) -> None:
+        if bars is not None:
+            lo, hi = sorted(int(b) for b in bars)
+            lo, hi = max(1, lo), min(self.bars(), hi)
+            bars = (lo, hi) if lo <= hi else None
+        if bars != self._selection:
+            self._selection = bars
+            self.update()
+            self.barsSelected.emit(bars)
+
+    def bar_at(self, x: float) -> int:
+        """The bar (from 1) under the widget's x, within the piece."""
+        g = self._grid()
+        beat = (x - g.area.left()) / g.beat_w
+        return max(1, min(self.bars(), int(math.floor(beat / BEATS_PER_BAR)) + 1))
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:
+        if e.button() != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(e)
+        x = e.position().x()
+        if x < KEYS_W:
+            self._anchor = None
+            self.select_bars(None)
+            return
+        bar = self.bar_at(x)
+        if e.modifiers() & Qt.KeyboardModifier.ShiftModifier and self._selection is not None:
+            self._anchor = self._selection[0]
+        else:
+            self._anchor = bar
+        self.select_bars((self._anchor, bar))
+
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:
+        if self._anchor is not None and e.buttons() & Qt.MouseButton.LeftButton:
+            self.select_bars((self._anchor, self.bar_at(e.position().x())))
+
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:
+        if self._anchor is not None and e.button() == Qt.MouseButton.LeftButton:
+            self.select_bars((self._anchor, self.bar_at(e.position().x())))
+            self._anchor = None
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:
+        if e.key() == Qt.Key.Key_Escape and self._selection is not None:
+            self.select_bars(None)
+        else:
+            super().keyPressEvent(e)
+
     def add_note(self, note: NoteEvent) -> None:
         self._notes.append(note)
         self.update()
@@ -93,7 +188,9 @@ class PianoRoll(QWidget):
     def clear(self, placeholder: str | None = None) -> None:
         if placeholder is not None:
             self._placeholder = placeholder
-        self.set_piece([], int(self._beats // BEATS_PER_BAR))
+        self._chords, self._chords_heard = [], False
+        self.select_bars(None)
+        self.set_piece([], self.bars())
 
     def set_playhead(self, beat: float | None) -> None:
         if beat == self._playhead:
@@ -120,7 +217,8 @@ class PianoRoll(QWidget):
         return max(0, lo), min(127, hi)
 
     def _grid(self) -> _Grid:
-        area = QRectF(KEYS_W, RULER_H, self.width() - KEYS_W - 1, self.height() - RULER_H - 1)
+        top = RULER_H + (CHORD_H if self._chords else 0)
+        area = QRectF(KEYS_W, top, self.width() - KEYS_W - 1, self.height() - top - 1)
         lo, hi = self._pitch_range()
         last_bar_end = math.ceil(max((n.end for n in self._notes), default=0.0) / BEATS_PER_BAR) * BEATS_PER_BAR
         return _Grid(area, lo, hi, max(self._beats, last_bar_end))
@@ -134,7 +232,9 @@ class PianoRoll(QWidget):
         small.setPointSizeF(self.font().pointSizeF() * 0.85)
         p.setFont(small)
         self._paint_keys(p, g, QFontMetrics(small))
+        self._paint_selection(p, g)
         self._paint_beats(p, g)
+        self._paint_chords(p, g)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         self._paint_notes(p, g)
         if self._playhead is not None:
@@ -165,7 +265,7 @@ class PianoRoll(QWidget):
         # Octave names over the keys, on a chip so they stay readable however thin the rows.
         for pitch, y in c_rows:
             chip = QRectF(KEYS_W - 30, y + row_h - fm.height(), 26, fm.height())
-            if chip.top() < RULER_H:
+            if chip.top() < g.area.top():
                 continue
             p.fillRect(chip, theme.PANEL_HI)
             p.setPen(theme.TEXT)
@@ -186,6 +286,46 @@ class PianoRoll(QWidget):
         self._paint_bar_vas(p, g, bar_w)
         p.setPen(QPen(theme.GRID, 1))
         p.drawLine(QPointF(0, RULER_H - 0.5), QPointF(self.width(), RULER_H - 0.5))
+
+    def _paint_selection(self, p: QPainter, g: _Grid) -> None:
+        if self._selection is None:
+            return
+        lo, hi = self._selection
+        x0, x1 = g.x_of((lo - 1) * BEATS_PER_BAR), g.x_of(hi * BEATS_PER_BAR)
+        shade = QColor(theme.ACCENT)
+        shade.setAlpha(38)
+        p.fillRect(QRectF(x0, 0, x1 - x0, g.area.bottom()), shade)
+        shade.setAlpha(110)
+        p.fillRect(QRectF(x0, 0, x1 - x0, RULER_H), shade)
+
+    def _paint_chords(self, p: QPainter, g: _Grid) -> None:
+        # Each chord's name from where it starts to where the next begins, on its own lane.
+        if not self._chords:
+            return
+        top = RULER_H
+        font = QFont(p.font())
+        font.setItalic(self._chords_heard)
+        font.setBold(not self._chords_heard)
+        p.save()
+        p.setFont(font)
+        fm = QFontMetrics(font)
+        ends = [b for b, _ in self._chords[1:]] + [g.beats]
+        for (beat, name), end in zip(self._chords, ends):
+            if beat >= g.beats:
+                break
+            x0, x1 = g.x_of(beat), g.x_of(min(end, g.beats))
+            p.setPen(QPen(theme.GRID_STRONG, 1))
+            p.drawLine(QPointF(x0, top + 3), QPointF(x0, top + CHORD_H - 2))
+            text = "N.C." if name == "N" else name
+            text = fm.elidedText(text, Qt.TextElideMode.ElideRight, int(max(0.0, x1 - x0 - 6)))
+            p.setPen(theme.TEXT_DIM if self._chords_heard else theme.IMAGE_POINT)
+            p.drawText(QRectF(x0 + 4, top, max(0.0, x1 - x0 - 5), CHORD_H), Qt.AlignmentFlag.AlignVCenter, text)
+        p.setPen(QPen(theme.GRID, 1))
+        p.drawLine(QPointF(0, top + CHORD_H - 0.5), QPointF(self.width(), top + CHORD_H - 0.5))
+        if self._chords_heard:
+            p.setPen(theme.TEXT_DIM)
+            p.drawText(QRectF(2, top, KEYS_W - 4, CHORD_H), Qt.AlignmentFlag.AlignVCenter, "heard")
+        p.restore()
 
     def _paint_bar_vas(self, p: QPainter, g: _Grid, bar_w: float) -> None:
         fm = p.fontMetrics()

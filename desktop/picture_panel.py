@@ -59,9 +59,14 @@ class PicturePanel(QGroupBox):
         phrase.addWidget(self.phrase_label, 1)
         phrase.addWidget(self.clear_phrase_button)
         col.addLayout(phrase)
+        self._column = col
         self.clear_phrase_button.clicked.connect(self.phraseCleared)
         self.open_button.clicked.connect(self.open_file)
         self.paste_button.clicked.connect(self.paste)
+
+    def add_row(self, widget: QWidget) -> None:
+        """A row of the window's own under the picture (the Chords field)."""
+        self._column.addWidget(widget)
 
     # --- picture in ----------------------------------------------------------------------
     def open_file(self) -> None:

@@ -12,6 +12,10 @@ picture dropped mid-job cannot change the running job, and no variation re-encod
 Cancellation is cooperative: each generation job has its own ``threading.Event``, checked
 between notes, and the engine's note generator is closed explicitly so its decoder state is
 let go at once rather than whenever the garbage collector gets to it.
+
+A ``RevisionJob`` rewrites some bars of a finished variation (``Runtime.revise``) with a seed of
+its own; the result comes back as a new ``Variation``, a *take* of the one it was made from, so
+the window keeps every take and can go back and forth between them.
 """
 from __future__ import annotations
 
@@ -63,6 +67,18 @@ class Variation:
     piece: Piece
     judged: Judged | None = None
     rank: int = 0
+    take: int = 1                          # 1: as generated; 2, 3…: bars regenerated from another take
+    family: int | None = None              # the generated variation's index a take descends from (None: itself)
+    revised: tuple[int, int] | None = None  # the bars (first, last, from 1) this take rewrote
+
+    @property
+    def root(self) -> int:
+        """The index of the generated variation this one is, or is a take of."""
+        return self.index if self.family is None else self.family
+
+    @property
+    def is_take(self) -> bool:
+        return self.revised is not None
 
     @property
     def notes(self) -> tuple[NoteEvent, ...]:
@@ -92,6 +108,19 @@ class Variation:
     @property
     def fit(self) -> float:
         return self.judged.fit if self.judged is not None else math.inf
+
+
+@dataclass(frozen=True)
+class RevisionJob:
+    """Rewrite bars ``first_bar``..``last_bar`` (from 1, inclusive) of ``variation`` with ``seed``;
+    ``index`` and ``take`` are what the new take will be numbered."""
+
+    variation: Variation
+    first_bar: int
+    last_bar: int
+    seed: int
+    index: int
+    take: int
 
 
 @dataclass(frozen=True)
@@ -148,6 +177,8 @@ class EngineThread(QThread):
     generationFinished = pyqtSignal(int, object)   # job id, list[Variation] best first
     generationCancelled = pyqtSignal(int)
     generationFailed = pyqtSignal(int, str)
+    revisionReady = pyqtSignal(int, object)        # job id, Variation (the new take)
+    revisionFailed = pyqtSignal(int, str)
 
     def __init__(self, load_runtime: Callable[[], Runtime] = Runtime.load, parent=None) -> None:
         super().__init__(parent)
@@ -158,6 +189,8 @@ class EngineThread(QThread):
         self._ids = itertools.count(1)
         self._image_req: tuple[int, ImageSource] | None = None
         self._gen_req: tuple[int, GenerationJob] | None = None
+        self._rev_req: tuple[int, RevisionJob] | None = None
+        self._revising = False
         self._current: tuple[int, GenerationJob] | None = None
         self._feed: NoteFeed | None = None
         self._first_notes: list[NoteEvent] = []
@@ -178,6 +211,14 @@ class EngineThread(QThread):
             if self._current is not None:
                 self._current[1].cancel.set()  # a new Generate restarts, as mandelbrot does
             self._gen_req = (jid, job)
+            self._wake()
+        return jid
+
+    def revise(self, job: RevisionJob) -> int:
+        """Rewrite some bars of a finished variation; a newer request replaces one not yet begun."""
+        with QMutexLocker(self._mutex):
+            jid = next(self._ids)
+            self._rev_req = (jid, job)
             self._wake()
         return jid
 
@@ -204,7 +245,8 @@ class EngineThread(QThread):
 
     def busy(self) -> bool:
         with QMutexLocker(self._mutex):
-            return self._current is not None or self._gen_req is not None
+            return (self._current is not None or self._gen_req is not None or self._rev_req is not None
+                    or self._revising)
 
     def stop(self) -> None:
         """Cancel everything and end the thread; bounded, safe to call twice."""
@@ -227,18 +269,28 @@ class EngineThread(QThread):
             self.loadFailed.emit(one_line(err))
         while True:
             with QMutexLocker(self._mutex):
-                while not self._abort and self._image_req is None and self._gen_req is None:
+                while (not self._abort and self._image_req is None and self._gen_req is None
+                       and self._rev_req is None):
                     self._cond.wait(self._mutex)
                 if self._abort:
                     return
                 image_req, self._image_req = self._image_req, None
-                gen_req = None
+                gen_req = rev_req = None
                 if image_req is None:
                     gen_req, self._gen_req = self._gen_req, None
+                    if gen_req is None:
+                        rev_req, self._rev_req = self._rev_req, None
+                        self._revising = rev_req is not None
                     self._current = gen_req
-                    self._first_notes, self._first_done = [], False
+                    self._first_notes, self._first_done = [], gen_req is None
             if image_req is not None:
                 self._analyse(*image_req)
+            elif rev_req is not None:
+                try:
+                    self._revise(*rev_req)
+                finally:
+                    with QMutexLocker(self._mutex):
+                        self._revising = False
             elif gen_req is not None:
                 try:
                     self._generate(*gen_req)
@@ -313,6 +365,18 @@ class EngineThread(QThread):
         self.progress.emit(jid, 100)
         self.generationFinished.emit(jid, ranked(results))
 
+    def _revise(self, jid: int, job: RevisionJob) -> None:
+        rt = self.runtime
+        if rt is None:
+            self.revisionFailed.emit(jid, "cannot regenerate: the model is not loaded")
+            return
+        try:
+            take = revise_variation(rt, job)
+        except Exception as err:  # noqa: BLE001 - UsageError for a range outside the piece, or the model failing
+            self.revisionFailed.emit(jid, one_line(err))
+            return
+        self.revisionReady.emit(jid, take)
+
     def _sample(self, jid: int, job: GenerationJob, i: int, gen: Iterator[NoteEvent],
                 progress: "_Progress") -> list[NoteEvent]:
         """Pull one variation's notes until it ends or the job is cancelled; the first variation
@@ -338,6 +402,23 @@ class EngineThread(QThread):
                     self._first_done = True
                     self._close_feed_locked()
         return notes
+
+
+def revise_variation(rt: Runtime, job: RevisionJob) -> Variation:
+    """The new take: ``job.variation`` with bars ``first_bar``..``last_bar`` composed again with
+    ``job.seed`` (``Runtime.revise``); every other note is the variation's own. Its ``Piece`` keeps
+    the plan it came from, with the take's seed, so its file and its name tell the takes apart.
+    The key is pinned to the piece's (an automatic key's tonic follows the seed); ``revise`` reads the
+    piece's progression (and arc) at the span's bars (no progression: the chords the original bars play)."""
+    v = job.variation
+    plan = v.piece.plan
+    settings = replace(plan.settings, seed=job.seed, key=plan.key.name)
+    encodings = [plan.encoding] if plan.encoding is not None else []
+    revision = rt.revise(settings, encodings, list(v.notes), job.first_bar, job.last_bar,
+                         va=None if settings.arc else plan.target, bars=settings.bars)
+    piece = Piece(replace(plan, settings=settings), tuple(revision.notes))
+    return Variation(job.index, piece, judge_piece(piece, rt.judge), rank=v.rank, take=job.take, family=v.root,
+                     revised=(revision.first_bar, revision.last_bar))
 
 
 def ranked(results: list[Variation]) -> list[Variation]:

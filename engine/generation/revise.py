@@ -8,7 +8,7 @@ as follow the bars before. So:
 1. The bars before the span are the primer (``engine.music.primer``: their key estimated over the
    whole piece, moved to the reference key, tokenized), and the model continues them for the
    span's bars, holding the span's chords (``engine.generation.harmony``): the chords asked for
-   (``settings.chords``), else those the original bars play (``engine.music.chords.progression_of``)
+   (``settings.chords``, the piece's progression from bar 1), else those the original bars play (``engine.music.chords.progression_of``)
    — the new take changes the notes, not the song's harmony.
 2. ``TAKES`` such continuations are drawn, and each is scored by how likely the model finds the
    bars after the span (up to ``AFTER_BARS``) once it has heard the take: the mean log-probability
@@ -16,7 +16,8 @@ as follow the bars before. So:
    p(after | before, span) is importance sampling of p(span | before, after), the infilling the
    musician asks for, with the model that exists.
 3. The take's notes end at the span's last bar line (a note the model held past it is cut
-   there), so nothing hangs over the kept bars, and the kept notes are returned untouched.
+   there), so nothing hangs over the kept bars; a note of the take on a key that a kept note is
+   still holding is left out, so no kept note is cut short; and the kept notes are returned untouched.
 
 A different ``settings.seed`` draws different takes.
 """
@@ -35,7 +36,7 @@ from ..events import BEATS_PER_BAR, VA, NoteEvent
 from ..music.chords import Chord, parse_progression, per_beat, progression_of, progression_text
 from ..music.keys import AUTO_NAMES, Key, estimate_key, parse_key, shift_to_reference
 from ..music.primer import Primer, _bar_tokens
-from ..settings import MAX_SEED, GenerationSettings
+from ..settings import MAX_SEED, GenerationSettings, arc_point
 from .tokens import BAR, EOS
 
 TAKES = 4         # continuations drawn per revision; the one the following bars fit best is kept
@@ -92,11 +93,20 @@ def _piece_key(notes: Sequence[NoteEvent], settings: GenerationSettings) -> Key:
 
 
 def _span_chords(notes: Sequence[NoteEvent], settings: GenerationSettings, first: int, last: int) -> tuple:
-    beats = (last - first + 1) * BEATS_PER_BAR
+    """The chord of each beat of the span: the piece's progression (``settings.chords``, counted from
+    bar 1 and repeated, as ``generate`` laid it out) under the span, else what the original bars play."""
+    lo, hi = (first - 1) * BEATS_PER_BAR, last * BEATS_PER_BAR
     if settings.chords.strip():
-        return tuple(per_beat(parse_progression(settings.chords), beats))
-    heard = progression_of(list(notes), last)[(first - 1) * BEATS_PER_BAR:]
-    return tuple(heard)
+        return tuple(per_beat(parse_progression(settings.chords), hi)[lo:])
+    return tuple(progression_of(list(notes), last)[lo:])
+
+
+def _span_emotion(settings: GenerationSettings, va: VA | None, first: int, last: int, bars: int) -> tuple:
+    """(arc, va) for the span: a piece's arc followed at the span's own bars (not squeezed into them)."""
+    if not settings.arc:
+        return (), va
+    points = tuple(arc_point(settings.arc, b, bars) for b in range(first - 1, last))
+    return (points, None) if len(points) >= 2 else ((), points[0])
 
 
 def _after_tokens(notes: Sequence[NoteEvent], key: Key, last: int, bars: int) -> list[int]:
@@ -134,18 +144,21 @@ def _log_likelihood(stepper, context: list[int], continuation: list[int]) -> flo
 
 
 def revise(runtime, settings: GenerationSettings, encodings: Sequence, notes: Sequence[NoteEvent], first_bar: int,
-           last_bar: int, *, va: VA | None = None, takes: int = TAKES, tempo: float | None = None) -> Revision:
+           last_bar: int, *, va: VA | None = None, takes: int = TAKES, tempo: float | None = None,
+           bars: int | None = None) -> Revision:
     """Bars ``first_bar``..``last_bar`` (1-based) of the piece ``notes`` rewritten for the pictures'
-    emotion (or ``va``), as the module docstring describes. ``settings.bars`` is ignored (the span
-    decides it); its seed, temperature, chords and the rest apply to the new bars."""
+    emotion (or ``va``), as the module docstring describes. ``bars``: the piece's length (default:
+    to its last note; a piece may end in silent bars). ``settings`` are the piece's: its chords and
+    arc are read at the span's bars; its seed, temperature and the rest make the take."""
     notes = tuple(sorted(notes, key=lambda n: (n.start, n.pitch)))
-    bars = piece_bars(notes)
+    bars = max(bars or 0, piece_bars(notes))
     if not (1 <= first_bar <= last_bar <= bars):
         raise UsageError(f"bars {first_bar}-{last_bar} are outside the piece (bars 1-{bars})")
     key = _piece_key(notes, settings)
     chords = _span_chords(notes, settings, first_bar, last_bar)
     lo, hi = (first_bar - 1) * BEATS_PER_BAR, last_bar * BEATS_PER_BAR
-    span_settings = dataclasses.replace(settings, bars=last_bar - first_bar + 1, key=key.name,
+    arc, va = _span_emotion(settings, va, first_bar, last_bar, bars)
+    span_settings = dataclasses.replace(settings, bars=last_bar - first_bar + 1, key=key.name, arc=arc,
                                         chords=progression_text([c for c in chords]) if any(not c.is_none for c in chords) else "")
     before = tuple(n for n in notes if n.start < lo)
     primer = Primer(before, first_bar - 1, key, tempo) if first_bar > 1 and before else None
@@ -168,5 +181,9 @@ def revise(runtime, settings: GenerationSettings, encodings: Sequence, notes: Se
                 if n.start + lo < hi)
     new = tuple(n if n.end <= hi else NoteEvent(n.pitch, n.velocity, n.start, hi - n.start, n.channel) for n in new)
     kept = tuple(n for n in notes if not lo <= n.start < hi)
+    # a kept note still ringing into the span owns its key until it ends: striking it again there
+    # would cut the kept note short (one key, one sounding note in MIDI), so the take leaves it
+    held = [n for n in kept if n.start < lo < n.end]
+    new = tuple(n for n in new if not any(k.pitch == n.pitch and k.start < n.end and n.start < k.end for k in held))
     merged = tuple(sorted(kept + new, key=lambda n: (n.start, n.pitch)))
     return Revision(merged, new, first_bar, last_bar, chords, key, best[0] if after else None)

@@ -13,9 +13,9 @@ shipped model and default settings (the picture's own VA, as ``generate`` reads 
    asked: root and quality (``same_harmony``), and root alone; by the asked chord's quality.
    Reference: the same recogniser on the held-out POP909 test songs against their own chord
    labels, per bar (``form_stats.song_statistics``: its chord_match / chord_root_match over 32 bars).
-2. **Emotion kept.** ``emotion_n`` of those progressions played for the most excited and the most
-   sad test picture (largest and smallest labelled valence + arousal): the judge's
-   (``engine.music.judge``) valence and arousal of each piece; the mean gap per axis.
+2. **Emotion kept.** ``emotion_n`` of those progressions played for an excited and a sad test
+   picture (``emotion_pictures``): the judge's (``engine.music.judge``) valence and arousal of each
+   piece; the mean gap per axis, beside the same seeds without chords.
 3. **Round trip.** Each piece of (1) written as ``generate`` writes it, read back by
    ``--chords-from``'s reader (``progression_from_midi``): the share of bars whose recovered chord has
    the asked root and quality.
@@ -90,23 +90,41 @@ def follow(rt, pictures, root: Path, n: int, seed: int, log=print) -> tuple[dict
     return out, pieces
 
 
+def _quadrant(v: float, a: float) -> int:
+    return (1 if a >= 0 else 4) if v >= 0 else (2 if a >= 0 else 3)
+
+
+def emotion_pictures(rt, pictures, root: Path):
+    """(excited, sad, their encodings): among the pictures whose label and whose reading by the product
+    (``Runtime.encode``) fall in the same quadrant, the one labelled most excited (largest valence +
+    arousal, both positive) and the one labelled most sad (smallest, both negative) — a picture the
+    product misreads would measure the image head, not whether the chords keep the emotion."""
+    encs = {p.path: rt.encode(root / p.path) for p in pictures}
+    agree = [p for p in pictures if _quadrant(p.valence, p.arousal) == _quadrant(encs[p.path].va.valence, encs[p.path].va.arousal)]
+    excited = max((p for p in agree if _quadrant(p.valence, p.arousal) == 1), key=lambda p: p.valence + p.arousal)
+    sad = min((p for p in agree if _quadrant(p.valence, p.arousal) == 3), key=lambda p: p.valence + p.arousal)
+    return excited, sad, encs
+
+
 def emotion(rt, pictures, root: Path, progressions: Sequence[str], log=print) -> dict:
     from ..settings import GenerationSettings
 
-    excited = max(pictures, key=lambda p: p.valence + p.arousal)
-    sad = min(pictures, key=lambda p: p.valence + p.arousal)
+    excited, sad, encs = emotion_pictures(rt, pictures, root)
     judged = {}
     for name, pic in (("excited", excited), ("sad", sad)):
-        enc = rt.encode(root / pic.path)
-        vas = []
+        enc = encs[pic.path]
+        held, free = [], []
         for k, text in enumerate(progressions):
-            piece = rt.piece(rt.plan(GenerationSettings(bars=BARS, seed=k, chords=text), [enc]))
-            vas.append(rt.judge.predict(list(piece.notes)))
+            for chords, out in ((text, held), ("", free)):
+                piece = rt.piece(rt.plan(GenerationSettings(bars=BARS, seed=k, chords=chords), [enc]))
+                out.append(rt.judge.predict(list(piece.notes)))
         judged[name] = {"picture": pic.path, "label": [pic.valence, pic.arousal], "picture_va": [enc.va.valence, enc.va.arousal],
-                        "judge": np.mean(vas, axis=0).tolist()}
+                        "judge": np.mean(held, axis=0).tolist(), "judge_without_chords": np.mean(free, axis=0).tolist()}
         log(f"emotion: {name} done")
     gap = (np.array(judged["excited"]["judge"]) - np.array(judged["sad"]["judge"])).tolist()
-    return {"progressions": len(progressions), **judged, "gap_valence": gap[0], "gap_arousal": gap[1]}
+    gap_free = (np.array(judged["excited"]["judge_without_chords"]) - np.array(judged["sad"]["judge_without_chords"])).tolist()
+    return {"progressions": len(progressions), **judged, "gap_valence": gap[0], "gap_arousal": gap[1],
+            "gap_valence_without_chords": gap_free[0], "gap_arousal_without_chords": gap_free[1]}
 
 
 def _window(notes: Sequence[NoteEvent], first_bar: int, bars: int = 2) -> list[NoteEvent]:
@@ -150,10 +168,14 @@ def reference(data, split: str = "test", log=print) -> dict:
 
     root = corpus_dir(data)
     songs = [s for s in load_songs(root, [i for i in split_ids(split) if i.startswith("pop909")]) if s.meter == "4/4"]
+    from .form_stats import chord_agreement
+
     rows = [song_statistics(s, 32) for s in songs]
     chord = float(np.nanmean([r["chord_match"] for r in rows]))
     root_ = float(np.nanmean([r["chord_root_match"] for r in rows]))
-    return {"songs": len(rows), "corpus": "POP909", "split": split, "chord": chord, "root": root_}
+    spans = chord_agreement(songs)
+    return {"songs": len(rows), "corpus": "POP909", "split": split, "chord": chord, "root": root_,
+            "majmin_spans": spans["majmin_triad"][0], "majmin_spans_n": spans["majmin_triad"][1]}
 
 
 def run(data=None, n: int = 50, emotion_n: int = 20, revise_n: int = 50, seed: int = 0, model_dir=None, log=print) -> dict:
@@ -193,19 +215,24 @@ def follow_table(rec: dict, run: str | None = None) -> str:
     for q, row in f["by_quality"].items():
         lines.append(f"| {names[q]} | {row['bars']} | {_p(row['chord'])} | {_p(row['root'])} |")
     lines.append(f"| **all** ({f['progressions']} progressions) | {f['bars']} | **{_p(f['chord'])}** | **{_p(f['root'])}** |")
-    lines.append(f"| real songs, against their labels ({ref['corpus']} {ref['split']}, {ref['songs']} songs × 32 bars) | – | "
+    lines.append(f"| real songs, each bar against its labelled chord ({ref['corpus']} {ref['split']}, {ref['songs']} songs × 32 bars) | – | "
                  f"{_p(ref['chord'])} | {_p(ref['root'])} |")
+    lines.append(f"| real songs, each labelled major or minor span, root and third ({ref['majmin_spans_n']} spans) | – | "
+                 f"{_p(ref['majmin_spans'])} | – |")
     return "\n".join(lines)
 
 
 def emotion_table(rec: dict, run: str | None = None) -> str:
     e = _rec(rec, run)["emotion"]
-    lines = ["| picture | its label (V, A) | judge's VA of the music (mean) |", "|---|---|---|"]
+    lines = ["| picture | its label (V, A) | as the product reads it | judge's VA of the music over the chords | the same seeds without chords |",
+             "|---|---|---|---|---|"]
     for name in ("excited", "sad"):
         x = e[name]
         lines.append(f"| {name}: `{Path(x['picture']).name}` | {x['label'][0]:+.2f}, {x['label'][1]:+.2f} | "
-                     f"{x['judge'][0]:+.2f}, {x['judge'][1]:+.2f} |")
-    lines.append(f"| **gap** | | **{e['gap_valence']:+.2f}, {e['gap_arousal']:+.2f}** |")
+                     f"{x['picture_va'][0]:+.2f}, {x['picture_va'][1]:+.2f} | {x['judge'][0]:+.2f}, {x['judge'][1]:+.2f} | "
+                     f"{x['judge_without_chords'][0]:+.2f}, {x['judge_without_chords'][1]:+.2f} |")
+    lines.append(f"| **gap** (valence, arousal) | | | **{e['gap_valence']:+.2f}, {e['gap_arousal']:+.2f}** | "
+                 f"{e['gap_valence_without_chords']:+.2f}, {e['gap_arousal_without_chords']:+.2f} |")
     return "\n".join(lines)
 
 
