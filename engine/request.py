@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from .errors import UsageError
-from .events import VA, BarAim, NoteEvent, Steer
+from .events import BEATS_PER_BAR, VA, BarAim, NoteEvent, Steer
 from .music.keys import AUTO_NAMES, Key, auto_key
 from .settings import MAX_ARC_POINTS, MAX_SEED, GenerationSettings
 
@@ -147,6 +147,10 @@ def make_plan(settings: GenerationSettings, encodings: Sequence[Any] = (), *, va
         settings = dataclasses.replace(settings, tempo=float(tempo))
     if settings.chords.strip() and settings.key == "auto":  # the key follows the chords
         settings = dataclasses.replace(settings, key=chords_key(settings.chords).name)
+    if settings.form == "auto":  # a real song's form, written out, so the file can make it again
+        from .music.form import auto_form, form_text
+
+        settings = dataclasses.replace(settings, form=form_text(auto_form(settings.bars, settings.seed)))
     encodings = tuple(encodings)
     first = encodings[0] if encodings else None
     target = va or (settings.arc[0] if settings.arc else first.va if first is not None else VA(0.0, 0.0))
@@ -220,11 +224,14 @@ class Piece:
                           markers=self.markers())
 
     def markers(self) -> list[tuple[float, str]]:
-        """(beat, text) of the markers a DAW shows over the file: each chord change of a progression."""
+        """(beat, text) of the markers a DAW shows over the file: where each section of a written form
+        begins (its name), and each chord change of a progression."""
         from .music.chords import changes
+        from .music.form import section_name
 
         lead = self.plan.primer.beats if self.plan.primer is not None and self.plan.include_primer else 0.0
-        return [(lead + beat, chord.name) for beat, chord in changes(self.plan.chords)]
+        sections = [(lead + s.start * BEATS_PER_BAR, section_name(s.letter)) for s in self.settings.sections]
+        return sections + [(lead + beat, chord.name) for beat, chord in changes(self.plan.chords)]
 
     def render(self, path, soundfont=None) -> "object":
         """Render as a 44.1 kHz stereo WAV with a SoundFont (atomic; ``engine.files.audio``)."""

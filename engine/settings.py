@@ -33,7 +33,9 @@ DEFAULT_BARS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P = 8, 1.0, 0.95
 # at 1.5, 0.799 at 2; docs/EXPRESSION.md) — the calibrated picture VA is on the pictures' scale, whose
 # arousal spreads half as wide as the music's the decoder learnt from
 MAX_INTENSITY, DEFAULT_INTENSITY = 2.0, 1.5
-FORMS = ("free", "phrases")         # phrases: every second phrase restates the one before (engine.generation.sampling.phrase_plan)
+# phrases: every second phrase restates the one before (engine.generation.sampling.phrase_plan); auto: a real
+# song's form that fits the bars (engine.music.form); or a form written out, "A8 B8 A8 B8"
+FORMS = ("free", "phrases", "auto")
 DEFAULT_FORM = "free"
 MAX_EXPRESSION = 3.0
 # how far each piece's density and touch may depart from its mood's (engine.generation.controls): 0 = every
@@ -119,6 +121,24 @@ def _check_chords(chords) -> None:
             raise SettingError("chords", str(e), whole=True) from None
 
 
+def _check_form(form) -> None:
+    if form in FORMS:
+        return
+    if not isinstance(form, str):
+        raise SettingError("form", f"must be {', '.join(FORMS)} or a form such as 'A8 B8 A8 B8' (received {form!r})")
+    from .music.form import parse_form
+
+    try:
+        parse_form(form)
+    except UsageError as e:
+        raise SettingError("form", str(e), whole=True) from None
+
+
+def is_written_form(form: str) -> bool:
+    """A form written out (``"A8 B8"``), as ``auto`` resolves to, rather than free or phrases."""
+    return form not in ("free", "phrases", "auto")
+
+
 def _check_arc(arc) -> None:
     if arc and not (2 <= len(arc) <= MAX_ARC_POINTS and all(isinstance(p, VA) for p in arc)):
         raise SettingError("arc", f"needs 2..{MAX_ARC_POINTS} valence,arousal points (received {len(arc)})")
@@ -193,8 +213,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("intensity", float, DEFAULT_INTENSITY, f"how far from neutral the music goes, 0..{MAX_INTENSITY:g}: "
             f"0 neutral, 1 as the picture says, 2 twice as far (default {DEFAULT_INTENSITY:g}: chosen on validation "
             "pictures)", 0.0, MAX_INTENSITY, metavar="K"),
-    Setting("form", str, DEFAULT_FORM, f"free, or phrases: every second 4-bar phrase restates the one before with a "
-            f"new last bar (default {DEFAULT_FORM})", choices=FORMS, label="Form", control="combo",
+    Setting("form", str, DEFAULT_FORM, f"free; phrases: every second 4-bar phrase restates the one before with a "
+            f"new last bar; auto: a real song's form that fits --bars (sections that return, varied; an intro, a "
+            f"chorus); or a form written out, e.g. 'i4 A8 B8 A8 B4' (letters: sections, lower case without the "
+            f"tune, i intro, o outro), repeated or cut to fill --bars (default {DEFAULT_FORM})", choices=FORMS,
+            check=_check_form, metavar="FORM", label="Form", control="combo",
             tooltip="Phrases: every second 4-bar phrase comes back, with a new last bar, as songs and loops do"),
     Setting("humanize", float, 0.0, "0..1: a player's timing and touch (0 = exactly on the grid, default; 1 = a few "
             "to a few tens of ms, accents, rolled chords); seeded, so the same seed gives the same file",
@@ -264,8 +287,28 @@ class GenerationSettings:
         return aim(target, self.intensity)
 
     def bar_aim(self, target: VA, bar: int) -> VA:
-        """The aimed VA of one bar: on the arc when there is one, else the target's."""
-        return self.aim(arc_point(self.arc, bar, self.bars) if self.arc else target)
+        """The aimed VA of one bar: on the arc when there is one, else the target's; a written form's
+        section leans its arousal (``engine.music.form.section_lean``)."""
+        va = self.aim(arc_point(self.arc, bar, self.bars) if self.arc else target)
+        lean = self.section_lean(bar)
+        return VA(va.valence, max(-1.0, min(1.0, va.arousal + lean))) if lean else va
+
+    def section_lean(self, bar: int) -> float:
+        if not is_written_form(self.form):
+            return 0.0
+        from .music.form import fit_form, parse_form, section_at, section_lean
+
+        section = section_at(fit_form(parse_form(self.form), self.bars), bar)
+        return section_lean(section.letter) if section is not None else 0.0
+
+    @property
+    def sections(self) -> tuple:
+        """The written form's sections over the piece's bars (``engine.music.form.Section``); () otherwise."""
+        if not is_written_form(self.form):
+            return ()
+        from .music.form import fit_form, parse_form
+
+        return fit_form(parse_form(self.form), self.bars)
 
     def tempo_for(self, target: VA) -> float:
         """The given tempo, else the arousal rule: for an arc, at its mean arousal over the bars."""

@@ -20,8 +20,9 @@ def add_generation_args(ap: argparse.ArgumentParser, *, tempo_note: str = "") ->
         if s.kind is bool:
             ap.add_argument(s.flag, action="store_true", help=help_text)
         elif s.parse is not None or s.kind is str:  # text, checked (and parsed) with the others
+            # a row with its own check takes more than its choices (a written form): the check decides
             ap.add_argument(s.flag, default=None if s.parse else s.default, metavar=s.metavar,
-                            choices=s.choices or None, help=help_text)
+                            choices=None if s.check else (s.choices or None), help=help_text)
         else:
             ap.add_argument(s.flag, type=s.kind, default=s.default, metavar=s.metavar, help=help_text)
     ap.add_argument("--valence", type=float, metavar="V", help="override the image's valence, in [-1, 1] (needs --arousal)")

@@ -180,10 +180,12 @@ def cmd_revise(args) -> int:
     rev = rt.revise(settings, [enc], notes, first, last, va=va, tempo=tempo)
     lo, hi = rev.span
     path = splice_notes(args.revise, out, lo, hi, rev.new, inputs=inputs)
-    chords = " ".join(c.name for c in per_bar(rev.chords))
+    held = [c for c in per_bar(rev.chords)]
+    chords = " ".join(c.name for c in held) if any(not c.is_none for c in held) else None
     obj = {"path": str(path), "revised": args.revise, "bars": [first, last], "new_notes": len(rev.new),
            "kept_notes": len(rev.notes) - len(rev.new), "key": rev.key.name, "chords": chords, "seed": settings.seed}
-    emit(args, obj, f"wrote {path}: bars {first}-{last} of {name} rewritten ({len(rev.new)} new notes over {chords}, "
+    over = f" over {chords}" if chords else ""
+    emit(args, obj, f"wrote {path}: bars {first}-{last} of {name} rewritten ({len(rev.new)} new notes{over}, "
          f"{obj['kept_notes']} kept as they were)")
     return 0
 

@@ -20,6 +20,7 @@ from ..events import BEATS_PER_BAR, VA, BarAim, NoteEvent, Steer
 from ..music.dynamics import shape_dynamics
 from ..music.humanize import perform
 from ..music.chords import parse_progression, per_beat
+from ..music.form import restatements
 from ..music.keys import shift_to_reference, transpose_from_reference
 from ..request import Piece, Plan
 from ..settings import GenerationSettings
@@ -38,8 +39,9 @@ def sampling_settings(settings: GenerationSettings, target: VA, prime: tuple[int
     the progression asked for is held from the first bar after the primer, in the reference key."""
     primed = prime.count(BAR)
     plan: tuple = ()
-    if settings.form == "phrases":
-        plan = (None,) * primed + tuple(None if r is None else r + primed for r in phrase_plan(settings.bars))
+    restated = phrase_plan(settings.bars) if settings.form == "phrases" else restatements(settings.sections) if settings.sections else ()
+    if restated:
+        plan = (None,) * primed + tuple(None if r is None else r + primed for r in restated)
     key = settings.key_for(target)
     chords: tuple = ()
     if settings.chords.strip():
@@ -86,7 +88,7 @@ def _grid_notes(stepper_for, settings: GenerationSettings, target: VA, tokens_ou
         aim = steer(bar - primed) if steer is not None else None
         if aim is not None and aim.chords is not None:  # the harmony the musician holds now
             stream.hold_chords(bar, in_reference(aim.chords, shift_to_reference(key.tonic, key.mode)))
-        if aim is None and settings.arc:  # the arc goes on where nobody steers
+        if aim is None and (settings.arc or settings.sections):  # the arc, or the form's lean, where nobody steers
             aim = BarAim(settings.bar_aim(target, bar - primed))
         if aim is not None and (aim.va != state["va"] or aim.memory is not state["memory"]):
             stepper.retarget((aim.va.valence, aim.va.arousal), aim.memory)

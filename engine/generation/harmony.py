@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from ..music.chords import QUALITIES, Chord
-from .tokens import DURATION_STEPS, N_DUR, N_PITCH, PITCH_MIN, STEPS_PER_BEAT
+from .tokens import DURATION_STEPS, N_PITCH, PITCH_MIN, STEPS_PER_BEAT
 
 CHORD_BONUS = 1.5     # logits added to the chord's tones
 TENSION_COST = 2.0    # logits taken from a pitch outside the chord (above the floor only)

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..events import BEATS_PER_BAR, VA, NoteEvent
-from ..music.chords import Chord, parse_progression, per_beat, progression_of, progression_text
+from ..music.chords import NO_CHORD, Chord, parse_progression, per_beat, progression_text
 from ..music.keys import AUTO_NAMES, Key, estimate_key, parse_key, shift_to_reference
 from ..music.primer import Primer, _bar_tokens
 from ..settings import MAX_SEED, GenerationSettings, arc_point
@@ -47,7 +47,8 @@ _CHANGE = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
 @dataclass(frozen=True)
 class Revision:
     """A rewritten piece: ``notes`` the whole piece (beats), ``new`` the span's notes alone,
-    ``first_bar``..``last_bar`` the span (1-based, inclusive), ``chords`` one per beat of the span,
+    ``first_bar``..``last_bar`` the span (1-based, inclusive), ``chords`` the chord held on each beat
+    of the span (N where the model's own harmony played),
     ``key`` the piece's, ``score`` the chosen take's mean log-probability of the bars after it
     (None when no bar follows)."""
 
@@ -92,13 +93,13 @@ def _piece_key(notes: Sequence[NoteEvent], settings: GenerationSettings) -> Key:
     return Key(tonic, mode, AUTO_NAMES[mode][tonic])
 
 
-def _span_chords(notes: Sequence[NoteEvent], settings: GenerationSettings, first: int, last: int) -> tuple:
-    """The chord of each beat of the span: the piece's progression (``settings.chords``, counted from
-    bar 1 and repeated, as ``generate`` laid it out) under the span, else what the original bars play."""
+def _span_chords(settings: GenerationSettings, first: int, last: int) -> tuple:
+    """The chord held on each beat of the span: the piece's progression (``settings.chords``, counted
+    from bar 1 and repeated, as ``generate`` laid it out) under the span; N throughout without one."""
     lo, hi = (first - 1) * BEATS_PER_BAR, last * BEATS_PER_BAR
     if settings.chords.strip():
         return tuple(per_beat(parse_progression(settings.chords), hi)[lo:])
-    return tuple(progression_of(list(notes), last)[lo:])
+    return (NO_CHORD,) * (hi - lo)
 
 
 def _span_emotion(settings: GenerationSettings, va: VA | None, first: int, last: int, bars: int) -> tuple:
@@ -155,7 +156,7 @@ def revise(runtime, settings: GenerationSettings, encodings: Sequence, notes: Se
     if not (1 <= first_bar <= last_bar <= bars):
         raise UsageError(f"bars {first_bar}-{last_bar} are outside the piece (bars 1-{bars})")
     key = _piece_key(notes, settings)
-    chords = _span_chords(notes, settings, first_bar, last_bar)
+    chords = _span_chords(settings, first_bar, last_bar)
     lo, hi = (first_bar - 1) * BEATS_PER_BAR, last_bar * BEATS_PER_BAR
     arc, va = _span_emotion(settings, va, first_bar, last_bar, bars)
     span_settings = dataclasses.replace(settings, bars=last_bar - first_bar + 1, key=key.name, arc=arc,
