@@ -31,7 +31,7 @@ DICE_SEEDS = 99_999   # rolled seeds stay short enough to read out and type back
 FIRST_SEED = 42       # the app's first seed (the command line's is 0)
 VARIATIONS = 3
 CONTROLS = [s for s in SETTINGS if s.control is not None]
-FORM_LABELS = {"free": "Free", "phrases": "Phrases (A A′)"}  # choices' names in menus; others show as spelt
+FORM_LABELS = {"free": "Free", "phrases": "Phrases (A A′)", "auto": "Song (a real song's form)"}  # choices' names in menus; others show as spelt
 
 
 def key_label(key: str) -> str:

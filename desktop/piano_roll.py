@@ -6,7 +6,8 @@ first variation while it is being generated), and the playhead beat comes from t
 When the emotion moves through the piece (an arc, several pictures), each bar's VA is shown
 on the ruler: a chip in its mood's colour with the numbers where there is room.
 
-The chords (``set_chords``) sit on a lane under the ruler, a name where the harmony changes:
+The form's sections (``set_sections``: Intro, A, B, ...) sit on a lane under the ruler, a line
+through the roll where each begins. The chords (``set_chords``) sit on a lane under that, a name where the harmony changes:
 the progression the piece was asked to follow in the text's colour, or, for a piece without
 one, the chords heard in its notes, dim and in italics. A click or a drag across the ruler or
 the notes selects whole bars (``barsSelected``: first and last, from 1); Escape or a click on
@@ -28,6 +29,7 @@ from . import theme
 KEYS_W = 44          # keyboard gutter
 RULER_H = 22         # bar numbers
 CHORD_H = 18         # the chord lane under the ruler, when there are chords
+SECTION_H = 18       # the form's lane above it, when the piece has sections
 MIN_SPAN = 24        # semitones shown at least, so a few notes do not fill the screen
 BLACK = {1, 3, 6, 8, 10}
 
@@ -64,6 +66,7 @@ class PianoRoll(QWidget):
         self._notes: list[NoteEvent] = []
         self._beats = 8.0
         self._chords: list[tuple[float, str]] = []   # (beat, name) where the harmony changes
+        self._sections: list[tuple[float, str]] = []  # (beat, name) where each section of the form begins
         self._chords_heard = False
         self._selection: tuple[int, int] | None = None
         self._anchor: int | None = None
@@ -114,6 +117,14 @@ class PianoRoll(QWidget):
         self._chords = [(float(b), str(n)) for b, n in changes]
         self._chords_heard = bool(heard) and bool(self._chords)
         self.update()
+
+    def set_sections(self, starts: list[tuple[float, str]]) -> None:
+        """The form's sections to show, each from the beat where it begins (empty: no lane)."""
+        self._sections = [(float(b), str(n)) for b, n in starts]
+        self.update()
+
+    def section_labels(self) -> list[tuple[float, str]]:
+        return list(self._sections)
 
     def chord_labels(self) -> list[tuple[float, str]]:
         return list(self._chords)
@@ -188,7 +199,7 @@ class PianoRoll(QWidget):
     def clear(self, placeholder: str | None = None) -> None:
         if placeholder is not None:
             self._placeholder = placeholder
-        self._chords, self._chords_heard = [], False
+        self._chords, self._chords_heard, self._sections = [], False, []
         self.select_bars(None)
         self.set_piece([], self.bars())
 
@@ -217,7 +228,7 @@ class PianoRoll(QWidget):
         return max(0, lo), min(127, hi)
 
     def _grid(self) -> _Grid:
-        top = RULER_H + (CHORD_H if self._chords else 0)
+        top = RULER_H + (SECTION_H if self._sections else 0) + (CHORD_H if self._chords else 0)
         area = QRectF(KEYS_W, top, self.width() - KEYS_W - 1, self.height() - top - 1)
         lo, hi = self._pitch_range()
         last_bar_end = math.ceil(max((n.end for n in self._notes), default=0.0) / BEATS_PER_BAR) * BEATS_PER_BAR
@@ -234,6 +245,7 @@ class PianoRoll(QWidget):
         self._paint_keys(p, g, QFontMetrics(small))
         self._paint_selection(p, g)
         self._paint_beats(p, g)
+        self._paint_sections(p, g)
         self._paint_chords(p, g)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         self._paint_notes(p, g)
@@ -302,7 +314,7 @@ class PianoRoll(QWidget):
         # Each chord's name from where it starts to where the next begins, on its own lane.
         if not self._chords:
             return
-        top = RULER_H
+        top = RULER_H + (SECTION_H if self._sections else 0)
         font = QFont(p.font())
         font.setItalic(self._chords_heard)
         font.setBold(not self._chords_heard)
@@ -325,6 +337,30 @@ class PianoRoll(QWidget):
         if self._chords_heard:
             p.setPen(theme.TEXT_DIM)
             p.drawText(QRectF(2, top, KEYS_W - 4, CHORD_H), Qt.AlignmentFlag.AlignVCenter, "heard")
+        p.restore()
+
+    def _paint_sections(self, p: QPainter, g: _Grid) -> None:
+        # Each section's name on its own lane, and a line through the notes where it begins.
+        if not self._sections:
+            return
+        top = RULER_H
+        font = QFont(p.font())
+        font.setBold(True)
+        p.save()
+        p.setFont(font)
+        fm = QFontMetrics(font)
+        ends = [b for b, _ in self._sections[1:]] + [g.beats]
+        for (beat, name), end in zip(self._sections, ends):
+            if beat >= g.beats:
+                break
+            x0, x1 = g.x_of(beat), g.x_of(min(end, g.beats))
+            p.setPen(QPen(theme.ACCENT, 2))
+            p.drawLine(QPointF(x0, top + 2), QPointF(x0, g.area.bottom()))
+            text = fm.elidedText(name, Qt.TextElideMode.ElideRight, int(max(0.0, x1 - x0 - 6)))
+            p.setPen(theme.ACCENT)
+            p.drawText(QRectF(x0 + 4, top, max(0.0, x1 - x0 - 5), SECTION_H), Qt.AlignmentFlag.AlignVCenter, text)
+        p.setPen(QPen(theme.GRID, 1))
+        p.drawLine(QPointF(0, top + SECTION_H - 0.5), QPointF(self.width(), top + SECTION_H - 0.5))
         p.restore()
 
     def _paint_bar_vas(self, p: QPainter, g: _Grid, bar_w: float) -> None:

@@ -17,8 +17,9 @@ from PyQt6.QtWidgets import (
     QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget,
 )
 
-from engine.events import NoteEvent
+from engine.events import BEATS_PER_BAR, NoteEvent
 from engine.music.chords import changes, progression_of
+from engine.music.form import section_name
 
 from .generate_panel import key_label
 from .piano_roll import PianoRoll
@@ -83,6 +84,7 @@ class ResultsPanel(QWidget):
         self.roll.set_piece([], bars)
         self.roll.set_bar_vas([])
         self.roll.set_chords([])
+        self.roll.set_sections([])
         self.caption.setText(f"Variation 1 · generating for {mood}…")
         self.selectionChanged.emit(None)
 
@@ -173,6 +175,7 @@ class ResultsPanel(QWidget):
             s = v.settings
             self.roll.set_bar_vas([s.bar_aim(v.target, b) for b in range(s.bars)] if s.arc else [])
             self.roll.set_chords(*chord_labels(v))
+            self.roll.set_sections(section_labels(v))
             self.caption.setText(f"{self._head(v)}  ·  {key_label(v.key_name)}  ·  {v.settings.bars} bars at "
                                  f"{v.tempo:g} BPM  ·  {len(v.notes)} notes  ·  seed {v.settings.seed}")
         self.selectionChanged.emit(v)
@@ -196,6 +199,11 @@ class ResultsPanel(QWidget):
         heard = "—" if j is None else f"valence {j.valence:+.2f}, arousal {j.arousal:+.2f}"
         return (f"Judged emotion: {heard}\nTarget: valence {v.target.valence:+.2f}, arousal {v.target.arousal:+.2f}\n"
                 f"Fit = distance on the plane (0 is exact)")
+
+
+def section_labels(v: Variation) -> list[tuple[float, str]]:
+    """(beat, name) where each section of the piece's form begins (none for a free piece)."""
+    return [(float(s.start * BEATS_PER_BAR), section_name(s.letter)) for s in v.settings.sections]
 
 
 def chord_labels(v: Variation) -> tuple[list[tuple[float, str]], bool]:

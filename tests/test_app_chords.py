@@ -25,6 +25,7 @@ from desktop.piano_roll import CHORD_H, RULER_H  # noqa: E402
 from engine.events import BEATS_PER_BAR, NoteEvent  # noqa: E402
 from engine.files.midi_io import write_midi  # noqa: E402
 from engine.music.chords import per_bar  # noqa: E402
+from engine.music.form import section_name  # noqa: E402
 from test_app import COFFEE, drop_file, generate, make_window, runtime, settings  # noqa: E402,F401
 from test_coplay import d_major_phrase  # noqa: E402
 
@@ -218,3 +219,17 @@ def test_regenerated_bars_hold_the_progressions_chords_under_them(make_window, q
     assert take.settings.chords == "Am F C G" and take.key_name == original.key_name == "Am"
     assert outside(take.notes, 2, 3) == outside(original.notes, 2, 3)
     assert [w.results.roll.chord_at_bar(b) for b in (1, 2, 3, 4)] == ["Am", "F", "C", "G"]
+
+
+@pytest.mark.timeout(60)
+def test_a_piece_with_a_form_shows_its_sections_over_the_roll(make_window, qtbot):
+    w = make_window()
+    drop_file(qtbot, w, COFFEE)
+    w.generation.form.setCurrentIndex(w.generation.form.findData("auto"))
+    generate(qtbot, w, bars=16, variations=1)
+    v = w.results.list.currentItem().data(Qt.ItemDataRole.UserRole)
+    sections = v.settings.sections
+    assert sections and sum(s.bars for s in sections) == 16          # auto drew a real song's form
+    labels = w.results.roll.section_labels()
+    assert [b for b, _ in labels] == [s.start * BEATS_PER_BAR for s in sections]
+    assert [n for _, n in labels] == [section_name(s.letter) for s in sections]
