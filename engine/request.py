@@ -148,9 +148,9 @@ def make_plan(settings: GenerationSettings, encodings: Sequence[Any] = (), *, va
     if settings.chords.strip() and settings.key == "auto":  # the key follows the chords
         settings = dataclasses.replace(settings, key=chords_key(settings.chords).name)
     if settings.form == "auto":  # a real song's form, written out, so the file can make it again
-        from .music.form import auto_form, form_text
+        from .music.form import resolve
 
-        settings = dataclasses.replace(settings, form=form_text(auto_form(settings.bars, settings.seed)))
+        settings = dataclasses.replace(settings, form=resolve(settings.form, settings.bars, settings.seed))
     encodings = tuple(encodings)
     first = encodings[0] if encodings else None
     target = va or (settings.arc[0] if settings.arc else first.va if first is not None else VA(0.0, 0.0))

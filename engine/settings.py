@@ -22,6 +22,7 @@ from .errors import SettingError, UsageError
 from .events import BEATS_PER_BAR, MAX_TEMPO, MIN_TEMPO, VA
 from .generation.expression import DEFAULT_STRENGTH as DEFAULT_EXPRESSION
 from .music.humanize import MAX_HUMANIZE, MAX_SWING
+from .music.form import MIN_SONG_BARS
 from .music.keys import Key, resolve_key
 
 MIN_BARS, MAX_BARS = 1, 64          # the window slides, so the upper bound is a product limit
@@ -36,7 +37,7 @@ MAX_INTENSITY, DEFAULT_INTENSITY = 2.0, 1.5
 # phrases: every second phrase restates the one before (engine.generation.sampling.phrase_plan); auto: a real
 # song's form that fits the bars (engine.music.form); or a form written out, "A8 B8 A8 B8"
 FORMS = ("free", "phrases", "auto")
-DEFAULT_FORM = "free"
+DEFAULT_FORM = "auto"
 MAX_EXPRESSION = 3.0
 # how far each piece's density and touch may depart from its mood's (engine.generation.controls): 0 = every
 # piece of a mood alike, 1 = the spread of real music around its mood. 1 by default: on 134 validation
@@ -214,8 +215,8 @@ SETTINGS: tuple[Setting, ...] = (
             f"0 neutral, 1 as the picture says, 2 twice as far (default {DEFAULT_INTENSITY:g}: chosen on validation "
             "pictures)", 0.0, MAX_INTENSITY, metavar="K"),
     Setting("form", str, DEFAULT_FORM, f"free; phrases: every second 4-bar phrase restates the one before with a "
-            f"new last bar; auto: a real song's form that fits --bars (sections that return, varied; an intro, a "
-            f"chorus); or a form written out, e.g. 'i4 A8 B8 A8 B4' (letters: sections, lower case without the "
+            f"new last bar; auto: from {MIN_SONG_BARS} bars a real song's form that fits --bars (sections that return, "
+            f"varied; an intro, a chorus), a shorter piece free; or a form written out, e.g. 'i4 A8 B8 A8 B4' (letters: sections, lower case without the "
             f"tune, i intro, o outro), repeated or cut to fill --bars (default {DEFAULT_FORM})", choices=FORMS,
             check=_check_form, metavar="FORM", label="Form", control="combo",
             tooltip="Phrases: every second 4-bar phrase comes back, with a new last bar, as songs and loops do"),

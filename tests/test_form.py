@@ -60,7 +60,7 @@ def test_sections_lean_the_aimed_arousal_intro_quieter_chorus_fuller():
 
 def test_form_auto_writes_sections_as_markers_and_the_drawn_form_into_the_metadata(tmp_path):
     out, again = tmp_path / "song.mid", tmp_path / "again.mid"
-    r = run("generate", EXAMPLE, "-o", out, "--bars", "16", "--form", "auto", "--seed", "2")
+    r = run("generate", EXAMPLE, "-o", out, "--bars", "16", "--seed", "2")   # auto, the default
     assert r.returncode == 0, r.stderr
     meta = mido.MidiFile(out).tracks[0]
     settings = json.loads([m.text for m in meta if m.type == "text"][0].split(" ", 1)[1])
@@ -79,3 +79,11 @@ def test_a_bad_form_is_one_line_and_writes_nothing(tmp_path):
     r = run("generate", EXAMPLE, "-o", out, "--form", "A8 Q")
     assert r.returncode == 2 and "form" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_auto_leaves_a_piece_under_sixteen_bars_one_phrase_written_anew():
+    from engine.music.form import MIN_SONG_BARS, resolve
+
+    assert resolve("auto", MIN_SONG_BARS - 1, 3) == "free"
+    assert sum(s.bars for s in parse_form(resolve("auto", MIN_SONG_BARS, 3))) == MIN_SONG_BARS
+    assert resolve("A8 B8", 8, 0) == "A8 B8" and resolve("phrases", 32, 0) == "phrases"
