@@ -28,11 +28,12 @@ from .settings import MAX_ARC_POINTS, MAX_SEED, GenerationSettings
 __all__ = ["Plan", "make_plan", "Piece", "check_sections", "Judged", "judge_piece", "rank_by_fit", "GenerationSettings"]
 
 
-def chords_key(progression: str) -> Key:
-    """The key of a progression's text (``engine.music.chords.progression_key``)."""
+def chords_key(progression: str, mode: str | None = None) -> Key:
+    """The key of a progression's text (``engine.music.chords.progression_key``), ``mode`` preferred
+    where the chords fit both."""
     from .music.chords import parse_progression, progression_key
 
-    tonic, mode = progression_key(parse_progression(progression))
+    tonic, mode = progression_key(parse_progression(progression), mode)
     return Key(tonic, mode, AUTO_NAMES[mode][tonic])
 
 
@@ -145,8 +146,6 @@ def make_plan(settings: GenerationSettings, encodings: Sequence[Any] = (), *, va
         settings = primer.settle(settings)
     if tempo is not None:
         settings = dataclasses.replace(settings, tempo=float(tempo))
-    if settings.chords.strip() and settings.key == "auto":  # the key follows the chords
-        settings = dataclasses.replace(settings, key=chords_key(settings.chords).name)
     if settings.form == "auto":  # a real song's form, written out, so the file can make it again
         from .music.form import resolve
 
@@ -166,6 +165,11 @@ def make_plan(settings: GenerationSettings, encodings: Sequence[Any] = (), *, va
 
         steer = by_section
         target = settings.bar_aim(first.va, 0)
+    if settings.chords.strip() and settings.key == "auto":
+        # the key follows the chords; where they fit a major key and its relative minor alike, the
+        # mood picks, as the automatic key's mode does (valence >= 0: major)
+        mood = "major" if settings.bar_aim(target, 0).valence >= 0 else "minor"
+        settings = dataclasses.replace(settings, key=chords_key(settings.chords, mood).name)
     prime = primer.tokens(settings.key_for(target).mode, window) if primer is not None else ()
     images = tuple(e.image for e in encodings if getattr(e, "image", None) is not None)
     return Plan(settings, target, first, images, model, primer, tuple(prime), include_primer, steer)

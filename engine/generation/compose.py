@@ -50,6 +50,7 @@ def sampling_settings(settings: GenerationSettings, target: VA, prime: tuple[int
     return SamplingSettings(bars=primed + settings.bars, temperature=settings.temperature, top_p=settings.top_p,
                             seed=settings.seed, mode=key.mode, plan=plan, prime=tuple(prime),
                             scale_lock=settings.scale_lock, arousal=settings.bar_aim(target, 0).arousal,
+                            valence=settings.bar_aim(target, 0).valence,
                             expression=settings.expression, key_pull=KEY_PULL if prime else 0.0, spread=settings.spread,
                             chords=chords)
 

@@ -14,6 +14,9 @@ sampler asks this module at two kinds of token:
   where it is one of that chord's tones too (a common tone held over); a note outside the chord
   lasts at most ``TENSION_STEPS`` and never past the change.
 
+* **Touch.** With the harmony given, major or minor no longer carries the mood's valence, so the
+  note lengths do (``articulation``): detached for a bright mood, legato for a dark one.
+
 What the model keeps: the rhythm, the voicing, the register, the density and the loudness — the
 emotion's part — and which chord tone goes where. The weights were set by ear and checked with
 the chord-following measure of docs/CHORDS.md (``python -m engine.training.chords_eval``).
@@ -104,6 +107,17 @@ def needed(chord: Chord, sounded: np.ndarray) -> np.ndarray:
     total = float(sounded.sum())
     short = [pc for pc in chord.tones if total <= 0 or sounded[pc] / total < NEED_SHARE]
     return np.where(np.isin(_PCS, short), NEED_BONUS, 0.0)
+
+
+ARTICULATION = 1.5    # logits per octave of duration per unit of valence (see articulation)
+
+
+def articulation(valence: float) -> np.ndarray:
+    """A bias over the duration tokens: with the harmony given, the mode no longer carries the mood's
+    valence, so the touch does, as players do — detached for a bright mood, legato for a dark one
+    (Juslin & Laukka 2003): ``-ARTICULATION · valence · clip(log2(d / 4), -1, 2)`` for a note of d
+    16ths — an eighth and shorter alike, so a bright mood is detached rather than a patter of 16ths."""
+    return -ARTICULATION * valence * np.clip(np.log2(_DUR / 4.0), -1.0, 2.0)
 
 
 def duration_allowed(span: Span, pitch: int, step: int) -> np.ndarray:

@@ -65,6 +65,7 @@ class SamplingSettings:
     expression: float = 0.0      # its strength; 0 = the model alone
     key_pull: float = 0.0        # lean toward the key (key_pull_bias); a continuation's default
     spread: float = 1.0          # octave spread (octave_spread); 1 = the model's own register
+    valence: float = 0.0         # the opening's aimed valence: with chords held, it shapes articulation (harmony.articulation)
     chords: tuple = ()           # per beat from the first bar (the primer's included): the Chord held, in the
                                  # reference key, or None where the model's own harmony plays (engine.generation.harmony)
 
@@ -249,6 +250,8 @@ class TokenStream:
             ok = harmony.duration_allowed(span, st.last_pitch, step)
             mask = mask.copy()
             mask[DUR0:DUR0 + N_DUR] &= ok
+            logits = logits.astype(np.float64)
+            logits[DUR0:DUR0 + N_DUR] += harmony.articulation(self.s.valence)
             self._onset = step
             self._pending = (span, st.last_pitch % 12, step)
         return logits, mask

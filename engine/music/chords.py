@@ -369,7 +369,7 @@ MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor and the leading tone its V chord raises
 
 
-def progression_key(progression: Sequence[tuple[Chord, float]]) -> tuple[int, str]:
+def progression_key(progression: Sequence[tuple[Chord, float]], mode: str | None = None) -> tuple[int, str]:
     """The key a progression is in: (tonic pitch class, mode).
 
     1. ``w`` = the chords' tones weighted by their beats.
@@ -377,7 +377,11 @@ def progression_key(progression: Sequence[tuple[Chord, float]]) -> tuple[int, st
        the most of ``w``, within 0.02 of the best.
     3. Among them, the key whose tonic triad is the first chord (songs and loops name their key
        where they start: ``Am F C G`` is A minor, ``C Am F G`` C major), else the last chord (a
-       cadence: ``Dm G C`` is C major), else the best Krumhansl–Schmuckler correlation of ``w``."""
+       cadence: ``Dm G C`` is C major), else the best Krumhansl–Schmuckler correlation of ``w``.
+
+    ``mode`` ("major" or "minor"), where given, is preferred among the candidates: a progression that
+    fits a major key fits its relative minor as well (the same tones), and the picture's mood decides
+    which the model hears (``C Am F G`` for a sad picture is A minor)."""
     from .keys import key_correlations
 
     hist = np.zeros(12)
@@ -391,6 +395,8 @@ def progression_key(progression: Sequence[tuple[Chord, float]]) -> tuple[int, st
     maj, mnr = key_correlations(hist)
     ks = np.concatenate([maj, mnr])
     candidates = [k for k, f in zip(keys, fit) if f >= fit.max() - 0.02 * hist.sum()]
+    if mode is not None and any(m == mode for _, m in candidates):
+        candidates = [k for k in candidates if k[1] == mode]
     sounding = [c for c, _ in progression if not c.is_none]
     for chord in (sounding[:1] + sounding[-1:]):
         for tonic, mode in candidates:

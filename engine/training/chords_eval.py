@@ -95,14 +95,15 @@ def _quadrant(v: float, a: float) -> int:
 
 
 def emotion_pictures(rt, pictures, root: Path):
-    """(excited, sad, their encodings): among the pictures whose label and whose reading by the product
-    (``Runtime.encode``) fall in the same quadrant, the one labelled most excited (largest valence +
-    arousal, both positive) and the one labelled most sad (smallest, both negative) — a picture the
-    product misreads would measure the image head, not whether the chords keep the emotion."""
+    """(excited, sad, their encodings): among the pictures labelled excited (both valence and arousal
+    positive) that the product (``Runtime.encode``) also reads as excited, the one it reads most so
+    (largest valence + arousal); likewise the most sad. A picture the product misreads would measure
+    the image head, not whether the chords keep the emotion."""
     encs = {p.path: rt.encode(root / p.path) for p in pictures}
-    agree = [p for p in pictures if _quadrant(p.valence, p.arousal) == _quadrant(encs[p.path].va.valence, encs[p.path].va.arousal)]
-    excited = max((p for p in agree if _quadrant(p.valence, p.arousal) == 1), key=lambda p: p.valence + p.arousal)
-    sad = min((p for p in agree if _quadrant(p.valence, p.arousal) == 3), key=lambda p: p.valence + p.arousal)
+    read = lambda p: encs[p.path].va
+    agree = [p for p in pictures if _quadrant(p.valence, p.arousal) == _quadrant(read(p).valence, read(p).arousal)]
+    excited = max((p for p in agree if _quadrant(p.valence, p.arousal) == 1), key=lambda p: read(p).valence + read(p).arousal)
+    sad = min((p for p in agree if _quadrant(p.valence, p.arousal) == 3), key=lambda p: read(p).valence + read(p).arousal)
     return excited, sad, encs
 
 
