@@ -160,11 +160,14 @@ class ChordPanel(QWidget):
         from engine.request import chords_key
 
         try:
-            key = chords_key(raw)
+            bright, dark = chords_key(raw, "major"), chords_key(raw, "minor")
         except Exception:  # noqa: BLE001 - only a caption
             return "The harmony follows these chords"
-        name = f"{key.name[:-1]} minor" if key.name.endswith("m") else f"{key.name} major"
-        return f"Key when Auto: {name}"
+        named = lambda k: f"{k.name[:-1]} minor" if k.name.endswith("m") else f"{k.name} major"
+        if bright == dark:
+            return f"Key when Auto: {named(bright)}"
+        # the chords fit a major key and its relative minor alike: the mood picks (engine.request.make_plan)
+        return f"Key when Auto: {named(bright)} for a bright mood, {named(dark)} for a dark one"
 
     def _show_problem(self, text: str) -> None:
         self.field.setStyleSheet(f"QLineEdit {{ border: 1px solid {theme.ERROR.name()}; border-radius: 4px; }}")

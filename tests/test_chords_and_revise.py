@@ -74,6 +74,17 @@ def test_the_key_follows_where_the_progression_starts_or_resolves():
     assert key("Am Dm E7 Am") == (9, "minor")
 
 
+def test_a_progression_that_fits_a_major_key_and_its_relative_minor_takes_the_moods():
+    from engine.events import VA
+    from engine.request import make_plan
+    from engine.settings import GenerationSettings
+
+    key = lambda chords, v, **kw: make_plan(GenerationSettings(chords=chords, **kw), va=VA(v, 0.0)).key.name
+    assert (key("Am F C G", 0.5), key("Am F C G", -0.5)) == ("C", "Am")
+    assert (key("Am Dm E7 Am", 0.5), key("Am Dm E7 Am", -0.5)) == ("Am", "Am")   # E7's G#: A minor only
+    assert key("Am F C G", 0.5, key="D") == "D"                                      # a key given stays
+
+
 # --- --chords -------------------------------------------------------------------------------
 
 def test_a_progression_is_followed_bar_by_bar_and_lands_in_the_file(tmp_path):
@@ -81,7 +92,7 @@ def test_a_progression_is_followed_bar_by_bar_and_lands_in_the_file(tmp_path):
     r = run("generate", EXAMPLE, "-o", out, "--bars", "8", "--seed", "3", "--chords", "Am F C G", "--json")
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
-    assert obj["key"] == "Am" and obj["chords"] == "Am F C G"
+    assert obj["key"] == "C" and obj["chords"] == "Am F C G"   # a bright picture: the chords' major reading
     asked = [parse_chord(c) for c in "Am F C G Am F C G".split()]
     got = recognise_bars(notes_of(out), 8)
     assert sum(g.same_harmony(a) for g, a in zip(got, asked)) >= 7, [g.name for g in got]
