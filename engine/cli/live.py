@@ -10,6 +10,8 @@ Bad arguments raise ``UsageError`` (exit 2); a port that fails or disappears rai
     synesthete stream examples/coffee.jpg --link                      # play in an Ableton Link session
     synesthete stream examples/coffee.jpg --steer                     # CC 20/21 steer from the next bar
     synesthete stream examples/coffee.jpg --listen 2                  # answer the phrase you play
+    synesthete stream examples/coffee.jpg --chords "Am F C G" --loop  # a progression, on across pieces
+    synesthete stream examples/coffee.jpg --sync --follow-chords      # the chord you hold is the next bar's
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from ..errors import UsageError
 from ..events import MAX_TEMPO, MIN_TEMPO
 from ..files.outputs import check_output_path, one_line
 from .args import add_generation_args, override_va, settings_from
+from .pieces import chords_from_clip
 
 LINK_DISCOVERY_S = 1.0  # how long --link looks for peers before reporting the session
 
@@ -67,6 +70,12 @@ def add_parsers(subparsers) -> None:
     s.add_argument("--answer-cc", type=int, default=22, metavar="CC",
                    help="with --listen: this CC (value 64 or more) ends the phrase at the next bar line (default 22)")
     s.add_argument("--prime", metavar="PHRASE.mid", help="continue this phrase (its key and tempo unless given)")
+    s.add_argument("--chords-from", metavar="PROGRESSION.mid",
+                   help="follow the chords of this 4/4 clip (recognised per half bar; repeated to fill --bars, "
+                        "continued across pieces with --loop)")
+    s.add_argument("--follow-chords", action="store_true",
+                   help="the chord you hold on 'Synesthete In' as a bar is composed (0.1 s before its line) is "
+                        "that bar's harmony; nothing held: --chords, or the model's own")
     s.add_argument("--cc-valence", type=int, default=20, help=argparse.SUPPRESS)
     s.add_argument("--cc-arousal", type=int, default=21, help=argparse.SUPPRESS)
     s.add_argument("--api", default="auto", help=argparse.SUPPRESS)
@@ -93,7 +102,7 @@ def _validate(args):
     if not Path(args.image).is_file():
         raise UsageError(f"{one_line(args.image)}: no such image file")
     va = override_va(args)
-    settings = settings_from(args)
+    settings = settings_from(chords_from_clip(args))
     if args.listen is not None:
         if not 1 <= args.listen <= 16:
             raise UsageError(f"--listen takes 1..16 bars (received {args.listen})")
@@ -104,7 +113,7 @@ def _validate(args):
         if not 0 <= cc <= 127:  # a CC number out of MIDI's range could never match a message
             raise UsageError(f"--{flag.replace('_', '-')} must be a MIDI controller number, 0..127 (received {cc})")
     if args.also_write:
-        check_output_path(args.also_write, inputs=[args.image, args.prime], model_dir=args.model_dir)
+        check_output_path(args.also_write, inputs=[args.image, args.prime, args.chords_from], model_dir=args.model_dir)
     return va, settings
 
 
@@ -134,17 +143,19 @@ def _stream(args) -> int:
     from ..live.stream import stream
     from ..live.midi_in import MidiIn
     from ..live.ports import PortNotFound, open_output
+    from ..live.follow import ChordFollower
     from ..live.steering import Pacer, Steering
 
     va, settings = _validate(args)
     primer = _primer(args)
     steering_on = args.steer or args.loop
+    follow = args.follow_chords
     with ExitStack() as resources:  # closed in reverse on every way out: Link, input, then the port
         try:
             # Ports before the model: a wrong --connect should fail in a second, not after loading.
             port = resources.enter_context(open_output(args.port_name, connect=args.connect, api=args.api))
             midi_in = None
-            if args.sync or steering_on or args.listen:
+            if args.sync or steering_on or args.listen or follow:
                 midi_in = resources.enter_context(MidiIn(cc_valence=args.cc_valence, cc_arousal=args.cc_arousal,
                                                          api=args.api))
         except PortNotFound as err:
@@ -168,12 +179,15 @@ def _stream(args) -> int:
         if args.listen:
             primer, clock = _listen(midi_in, plan.tempo, args)
             plan = rt.plan(settings, [enc], va=va, primer=primer, tempo=plan.tempo)
-        pacer = Pacer() if steering_on else None
+        pacer = Pacer() if steering_on or follow else None
         steering = Steering(plan.settings, lambda: midi_in.next_va(plan.target), pacer) if steering_on else None
+        follower = ChordFollower(midi_in.held_notes, pacer) if follow else None
         pieces = [1]
 
         def notes_for(piece_plan):
             steer = steering.for_piece(pieces[0], piece_plan.target) if steering is not None else None
+            if follower is not None:  # around the CC steering: both hold at once
+                steer = follower.for_piece(pieces[0], piece_plan.settings, piece_plan.target, steer or piece_plan.steer)
             return rt.stream_notes(piece_plan, steer=steer)
 
         def next_piece(next_va):
@@ -186,6 +200,10 @@ def _stream(args) -> int:
                       file=sys.stderr)
 
         where = f"{port.name!r} ({port.api}) in {plan.key.name} at {plan.tempo:g} BPM"
+        if args.chords_from:  # what was read, so a surprising reading shows before it plays
+            text = plan.settings.chords
+            print(f"Chords from {one_line(args.chords_from)}: {text if len(text) <= 120 else text[:117] + '...'}",
+                  file=sys.stderr)
         if args.sync:
             print(f"Playing on {where}; waiting for the DAW's Start on {midi_in.name!r}...", file=sys.stderr)
         elif args.link:
@@ -197,6 +215,10 @@ def _stream(args) -> int:
         if steering is not None:
             print(f"Steering: CC{args.cc_valence} (valence) and CC{args.cc_arousal} (arousal) on {midi_in.name!r} "
                   "take effect from the next bar line.", file=sys.stderr)
+        if follower is not None:
+            otherwise = "the chords asked for" if plan.settings.chords.strip() else "its own harmony"
+            print(f"Following chords: the chord held on {midi_in.name!r} just before a bar line is that bar's "
+                  f"harmony; with nothing held, {otherwise}.", file=sys.stderr)
         result = stream(plan, port, notes_for(plan), sync=args.sync, midi_in=midi_in, clock=clock,
                         next_piece=next_piece if args.loop else None, also_write=args.also_write,
                         handle_signals=True, on_piece=on_piece, pacer=pacer)
@@ -204,6 +226,8 @@ def _stream(args) -> int:
     msg = f"played {notes} notes in {result.seconds:.1f} s"
     if steering is not None and steering.turns:
         msg += f"; steered {len(steering.turns)} time(s)"
+    if follower is not None:
+        msg += f"; {len(follower.follows)} bar(s) in a held chord"
     if result.written is not None:
         msg += f"; wrote {result.written}"
     if link is not None and link.stopped_by_session:

@@ -23,6 +23,12 @@ Public names: ``MidiIn``, ``ClockTracker``, ``cc_to_unit``, ``split_messages``.
 * CCs (default 20 → valence, 21 → arousal; 0..127 → [-1, 1]) set a thread-safe VA that
   steering reads at each bar (``engine.live.steering``). Notes and CCs also go to ``on_message``
   (``engine.live.listen`` records a phrase there).
+* Held notes: note-ons and note-offs (a note-on at velocity 0 is a note-off) keep the set of keys
+  held down on each channel, which ``held_notes()`` reads (``--follow-chords``,
+  ``engine.live.follow``). A set of pitches per channel holds at most 128, whatever arrives. All
+  Notes Off / All Sound Off (CC 123 / 120) release the channel, Stop and System Reset release
+  everything (a DAW that stops may never send the note-offs), and so does ``close``. The notes are
+  only read here: nothing played into the input reaches the output.
 * Failure: should the input thread ever die, ``failed`` holds a ``PortError`` saying so and
   ``on_failure`` is called (``LiveStream`` stops playback with it: no deaf player).
 """
@@ -189,6 +195,7 @@ class MidiIn:
         self._valence = None if initial_va is None else initial_va.valence
         self._arousal = None if initial_va is None else initial_va.arousal
         self._spp = 0
+        self._held: dict[int, set[int]] = {}  # channel -> pitches held down (a set: at most 128)
         self._playing = False
         self._scheduler = None
         self._anchor: tuple[int, float] | None = None  # (pulse count, timeline beat) of bar one
@@ -222,6 +229,7 @@ class MidiIn:
     def close(self) -> None:
         if self.port is not None:
             self.port.close()
+        self.release_all()  # a closed input hears no note-offs: nothing may stay held
 
     # --- state readers (any thread) -----------------------------------------------------------
     @property
@@ -240,6 +248,16 @@ class MidiIn:
             v = default.valence if self._valence is None else self._valence
             a = default.arousal if self._arousal is None else self._arousal
         return VA(v, a)
+
+    def held_notes(self) -> frozenset[int]:
+        """The pitches held down now, on any channel."""
+        with self._lock:
+            return frozenset(p for pitches in self._held.values() for p in pitches)
+
+    def release_all(self) -> None:
+        """Forget every held note (Stop, System Reset, close)."""
+        with self._lock:
+            self._held.clear()
 
     def wait_for_start(self, timeout: float | None = None) -> bool:
         return self._started.wait(timeout)
@@ -290,8 +308,13 @@ class MidiIn:
         kind = msg.type
         if kind in ("note_on", "note_off", "control_change") and self.on_message is not None:
             self.on_message(msg, t)
+        if kind in ("note_on", "note_off"):
+            self._hold(msg)
+            return
         if kind == "control_change":
             with self._lock:
+                if msg.control in (120, 123):  # All Sound Off / All Notes Off: that channel's keys are up
+                    self._held.pop(msg.channel, None)
                 if msg.control == self.cc_valence:
                     self._valence = cc_to_unit(msg.value)
                 elif msg.control == self.cc_arousal:
@@ -314,6 +337,7 @@ class MidiIn:
                 if kind == "reset":
                     self._spp = 0
                 self._playing = False
+                self._held.clear()  # a stopping DAW need not send its note-offs
                 self._anchor = None
                 sched = self._scheduler
             if sched is not None:
@@ -340,7 +364,15 @@ class MidiIn:
                 # Re-anchoring the next beat (never the current one) corrects tempo and phase
                 # without moving anything already scheduled inside this beat.
                 sched.anchor(beat, when, bpm)
-        # Active Sensing, MTC, song select, tune request, notes: nothing to do here.
+        # Active Sensing, MTC, song select, tune request: nothing to do here.
+
+    def _hold(self, msg: mido.Message) -> None:
+        with self._lock:
+            held = self._held.setdefault(msg.channel, set())
+            if msg.type == "note_on" and msg.velocity > 0:
+                held.add(msg.note)  # 0..127: the set can never grow past 128
+            else:
+                held.discard(msg.note)  # a note-off for a key never pressed is nothing
 
     def _usable(self, bpm: float) -> bool:
         lo, hi = CLOCK_BPM

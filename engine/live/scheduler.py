@@ -244,6 +244,13 @@ class Scheduler:
         with self._cond:
             return self.map.beat_at(self.clock()) if self._anchored else None
 
+    def music_beat(self) -> float | None:
+        """Where the music is now, in the beats of the notes fed: the playhead less the shifts made
+        for late notes and stalls (after a late note waited a bar, beat 8 sounds at timeline beat
+        12). None before the timeline starts. What composing ahead must pace itself by."""
+        with self._cond:
+            return self.map.beat_at(self.clock()) - self._shift if self._anchored else None
+
     # --- running ----------------------------------------------------------------------------
     def start(self) -> "Scheduler":
         if self._thread is not None:

@@ -40,14 +40,18 @@ class Pacer:
         self._scheduler, self._offset, self._stop = scheduler, float(offset_beats), stop
 
     def wait_for_bar(self, bar: int) -> None:
-        """Return when bar ``bar`` of the current piece is within ``lead_s`` of sounding (at once
-        for the take's first bar, which starts playback; never past a stop)."""
+        """Return when bar ``bar`` of the current piece is within ``lead_s`` of sounding (never past
+        a stop). Free-running, the take's first bar is composed at once: its first note starts
+        playback. On a clock (the DAW's, Link, a phrase's bar line) it waits like any bar, so the
+        CCs and chords held when the take begins count for it."""
         s = self._scheduler
-        if s is None or (bar <= 0 and self._offset <= 0):
+        if s is None or (bar <= 0 and self._offset <= 0 and s.auto_anchors):
             return
         due = self._offset + bar * BEATS_PER_BAR
         while not (self._stop is not None and self._stop.is_set()):
-            head = s.playhead()
+            # the music's beat, not the timeline's: after a late note waited, a bar sounds later
+            # than its place, and is composed LEAD_S before it sounds all the same
+            head = s.music_beat()
             if head is None and s.auto_anchors:
                 return  # free-running and nothing fed yet (silent bars so far): the clock starts with a note
             if head is not None:
