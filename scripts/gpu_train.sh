@@ -3,6 +3,8 @@
 # caches, no PyPI there). Prepare here, then run there through the device tool:
 #
 #   python -m engine.training.pack --out gpu_pack --corpus bach,folk,classical,renaissance --cap 5000
+#   (the pop-piano songs, issue #24: --corpus pop909,pop1k7,bach,folk,classical,renaissance --cap 8000;
+#    engine/training/song_corpus.py, training split only)
 #   device run, carry [gpu_pack], command: bash scripts/gpu_train.sh      (timeout_s ~560)
 #   then here:  bash scripts/gpu_collect.sh /work/.device/.../files      (restores runs/gpu_*)
 #

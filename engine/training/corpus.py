@@ -163,10 +163,13 @@ def corpus_files(set_name: str) -> list[Path]:
 
 
 def parse_spec(spec: str) -> tuple[str, int]:
-    """'bach' → ('bach', 0); 'bach:8' → the first 8 files of it (quick runs, tests)."""
+    """'bach' → ('bach', 0); 'bach:8' → the first 8 files of it (quick runs, tests); 'pop909' and
+    'pop1k7' are the pop-piano songs (``engine.training.song_corpus``), ':N' their first N songs."""
+    from .song_corpus import SETS as SONG_SETS
+
     name, _, n = spec.strip().partition(":")
-    if name not in SETS or (n and not n.isdigit()):
-        raise ValueError(f"unknown corpus set {spec!r}: use one of {', '.join(SETS)}, optionally with :FILES")
+    if (name not in SETS and name not in SONG_SETS) or (n and not n.isdigit()):
+        raise ValueError(f"unknown corpus set {spec!r}: use one of {', '.join((*SETS, *SONG_SETS))}, optionally with :FILES")
     return name, int(n or 0)
 
 
@@ -206,9 +209,14 @@ def build(set_name: str, block_size: int = 512, workers: int = 2, limit: int = 0
 
 def load_windows(specs, block_size: int = 512, workers: int | None = None) -> list[np.ndarray]:
     """Every cached window of the named sets (``parse_spec`` form; built on first use)."""
+    from . import song_corpus
+
     out: list[np.ndarray] = []
     for spec in specs:
         name, limit = parse_spec(spec)
+        if name in song_corpus.SETS:
+            out += song_corpus.load_windows(name, block_size, limit)
+            continue
         npz, _ = build(name, block_size, workers or os.cpu_count() or 1, limit)
         with np.load(npz) as z:
             out += split_windows(z["tokens"], z["offsets"])

@@ -173,8 +173,10 @@ class CorpusData:
     @classmethod
     def splits(cls, names: str, c: TrainConfig) -> dict:
         from .corpus import load_windows
+        from .song_corpus import SETS as SONG_SETS
 
-        if importlib.util.find_spec("music21") is None:
+        scores = [n for n in names.split(",") if n.partition(":")[0] not in SONG_SETS]
+        if scores and importlib.util.find_spec("music21") is None:
             raise UsageError("--corpus needs the music21 package (the [train] extra): pip install -e '.[train]'")
         try:
             wins = load_windows(names.split(","), c.model.block_size)
