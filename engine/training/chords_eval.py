@@ -179,7 +179,7 @@ def reference(data, split: str = "test", log=print) -> dict:
             "majmin_spans": spans["majmin_triad"][0], "majmin_spans_n": spans["majmin_triad"][1]}
 
 
-def run(data=None, n: int = 50, emotion_n: int = 20, revise_n: int = 50, seed: int = 0, model_dir=None, log=print) -> dict:
+def run(data=None, n: int = 50, emotion_n: int = 50, revise_n: int = 50, seed: int = 0, model_dir=None, log=print) -> dict:
     from ..generation.runtime import Runtime
     from .dataset import data_dir
     from .evaluate import test_images
@@ -282,7 +282,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine.training.chords_eval", description=__doc__.splitlines()[0])
     ap.add_argument("--data", help="data directory (default: $SYNESTHETE_DATA or ../shared/data)")
     ap.add_argument("-n", type=int, default=50, help="random progressions (default 50)")
-    ap.add_argument("--emotion-n", type=int, default=20)
+    ap.add_argument("--emotion-n", type=int, default=50, help="progressions of (1) played for the two pictures (default 50: all)")
     ap.add_argument("--revise-n", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model-dir")
