@@ -237,3 +237,24 @@ def test_splicing_drops_exactly_the_notes_that_start_in_the_span(tmp_path):
     got = exact_notes(out)
     want = sorted(exact_notes(src, lambda s: not 4 <= s < 8) + [(61, 90, 4.5, 5.5)])
     assert got == want
+
+
+def test_a_take_follows_the_pieces_arc_and_progression_at_its_own_bars_and_has_no_form_of_its_own(tmp_path):
+    from engine.events import VA
+    from engine.generation.runtime import Runtime
+    from engine.settings import GenerationSettings
+
+    rt = Runtime.load()
+    arc = (VA(-0.8, -0.8), VA(0.8, 0.8))
+    settings = GenerationSettings(bars=8, seed=3, arc=arc, chords="C G Am F", form="i4 A4")
+    piece = rt.piece(rt.plan(settings, [rt.encode(EXAMPLE)]))
+    seen = []
+    real = rt.plan
+    rt.plan = lambda s, *a, **kw: seen.append(s) or real(s, *a, **kw)
+    rev = rt.revise(settings, [], list(piece.notes), 3, 4)
+    s = seen[0]
+    assert s.form == "free" and s.bars == 2
+    from engine.settings import arc_point
+
+    assert [p.arousal for p in s.arc] == pytest.approx([arc_point(arc, b, 8).arousal for b in (2, 3)])   # not squeezed
+    assert [c.name for c in rev.chords] == ["Am"] * 4 + ["F"] * 4        # bars 3-4 of C G Am F

@@ -4,22 +4,24 @@ The user's progression (``--chords``, ``--chords-from``, a chord held live) is o
 moved into the reference key the model writes in (``in_reference``). While a chord sounds, the
 sampler asks this module at two kinds of token:
 
-* **Pitch.** The chord's tones gain ``CHORD_BONUS``. A pitch outside the chord is allowed only
-  above ``MELODY_FLOOR`` and never as the lowest note of an onset — the passing and neighbour notes
-  of a tune — at ``-TENSION_COST``; below the floor the chord's tones alone are allowed, so the
-  bass and the accompaniment spell the chord. The lowest note of the chord's first onset leans
-  to the chord's bass (its root, or the bass of a slash chord) by ``BASS_BONUS``, as a pianist
-  puts the root down where the chord changes.
+* **Pitch.** The chord's tones gain ``CHORD_BONUS``, a seventh chord's seventh ``SEVENTH_BONUS``
+  more, and a tone that holds less than ``NEED_SHARE`` of the chord's sounding time so far
+  ``NEED_BONUS`` more (``needed``): the model writes in its own key and leaves out the tones foreign
+  to it, and F#m without its A is F#. A pitch outside the chord is allowed only above
+  ``MELODY_FLOOR`` and never as the lowest note of an onset — the passing and neighbour notes of a
+  tune — at ``-TENSION_COST``; below the floor the chord's tones alone are allowed, so the bass and
+  the accompaniment spell the chord. The lowest note of an onset leans to the chord's bass (its
+  root, or the bass of a slash chord): by ``BASS_BONUS`` at the chord's first onset, as a pianist
+  puts the root down where the chord changes, and by half that under later onsets in the bass.
 * **Duration.** A chord tone sounds until the chord changes, and on through the next chord only
   where it is one of that chord's tones too (a common tone held over); a note outside the chord
   lasts at most ``TENSION_STEPS`` and never past the change.
-
 * **Touch.** With the harmony given, major or minor no longer carries the mood's valence, so the
   note lengths do (``articulation``): detached for a bright mood, legato for a dark one.
 
 What the model keeps: the rhythm, the voicing, the register, the density and the loudness — the
-emotion's part — and which chord tone goes where. The weights were set by ear and checked with
-the chord-following measure of docs/CHORDS.md (``python -m engine.training.chords_eval``).
+emotion's part — and which chord tone goes where. How well the music follows: docs/CHORDS.md
+(``python -m engine.training.chords_eval``), where the weights' provenance is told too.
 """
 from __future__ import annotations
 
@@ -94,9 +96,9 @@ def pitch_rule(chord: Chord, lowest: bool, opens: bool) -> tuple[np.ndarray, np.
     bias = np.where(tone, CHORD_BONUS, -TENSION_COST)
     if len(chord.tones) > 3:  # a seventh chord is heard as one only if its seventh sounds
         bias = bias + np.where(_PCS == (chord.root + QUALITIES[chord.quality][3]) % 12, SEVENTH_BONUS, 0.0)
-    if lowest:  # the bass: the chord's bass where it begins, and leaning there under every onset
-        bass = np.where(_PCS == chord.bass, BASS_BONUS if opens else BASS_BONUS / 2, 0.0)
-        bias = bias + np.where(_PITCHES < MELODY_FLOOR, bass, 0.0 if not opens else bass)
+    if lowest:  # the chord's bass: where the chord begins at any height, later in the bass register only
+        lean = BASS_BONUS if opens else BASS_BONUS / 2
+        bias = bias + np.where((_PCS == chord.bass) & ((_PITCHES < MELODY_FLOOR) | opens), lean, 0.0)
     allowed.flags.writeable = bias.flags.writeable = False
     return allowed, bias
 

@@ -159,7 +159,9 @@ def revise(runtime, settings: GenerationSettings, encodings: Sequence, notes: Se
     chords = _span_chords(settings, first_bar, last_bar)
     lo, hi = (first_bar - 1) * BEATS_PER_BAR, last_bar * BEATS_PER_BAR
     arc, va = _span_emotion(settings, va, first_bar, last_bar, bars)
-    span_settings = dataclasses.replace(settings, bars=last_bar - first_bar + 1, key=key.name, arc=arc,
+    # the span is a few bars inside the piece's form: no form of its own (a written form cut to the
+    # span would make its first bar an intro)
+    span_settings = dataclasses.replace(settings, bars=last_bar - first_bar + 1, key=key.name, arc=arc, form="free",
                                         chords=progression_text([c for c in chords]) if any(not c.is_none for c in chords) else "")
     before = tuple(n for n in notes if n.start < lo)
     primer = Primer(before, first_bar - 1, key, tempo) if first_bar > 1 and before else None
