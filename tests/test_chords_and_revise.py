@@ -258,3 +258,13 @@ def test_a_take_follows_the_pieces_arc_and_progression_at_its_own_bars_and_has_n
 
     assert [p.arousal for p in s.arc] == pytest.approx([arc_point(arc, b, 8).arousal for b in (2, 3)])   # not squeezed
     assert [c.name for c in rev.chords] == ["Am"] * 4 + ["F"] * 4        # bars 3-4 of C G Am F
+
+
+def test_revising_a_piece_written_over_a_progression_keeps_its_chords_in_the_new_bars(tmp_path):
+    src, out = tmp_path / "song.mid", tmp_path / "take.mid"
+    assert run("generate", EXAMPLE, "-o", src, "--bars", "4", "--seed", "2", "--chords", "C G Am F").returncode == 0
+    r = run("generate", EXAMPLE, "--revise", src, "--change", "2-3", "-o", out, "--seed", "4", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["chords"] == "G Am"           # read from the file's own settings
+    got = recognise_bars(notes_of(out), 4)
+    assert [c.root for c in got[1:3]] == [7, 9]

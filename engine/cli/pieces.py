@@ -164,6 +164,13 @@ def cmd_revise(args) -> int:
     out = check_output_path(args.out, inputs=inputs, model_dir=args.model_dir)
     check_image_path(images[0])
     va = override_va(args)
+    if not args.chords and not args.chords_from:
+        # a piece Synesthete wrote over a progression keeps it: the new bars follow its chords there
+        from ..files.midi_io import stored_settings
+
+        stored = stored_settings(args.revise).get("chords")
+        if isinstance(stored, str) and stored.strip():
+            args.chords = stored
     settings = settings_from(chords_from_clip(args))
     piece = read_midi(args.revise)
     name = Path(args.revise).name

@@ -106,6 +106,26 @@ PLAYED_TYPES = frozenset({"note_on", "note_off", "control_change", "program_chan
                           "aftertouch", "polytouch"})
 
 
+def stored_settings(path: str | os.PathLike) -> dict:
+    """The settings a Synesthete ``.mid`` stores (its ``synesthete {...}`` text event, ``write_midi``'s
+    ``settings``); {} for any other file or an unreadable event. The file is read by ``read_midi``
+    first, so it is bounded before mido sees it."""
+    read_midi(path)
+    try:
+        mf = mido.MidiFile(os.fspath(path))
+    except (OSError, ValueError, EOFError, KeyError, IndexError):
+        return {}
+    for track in mf.tracks[:1]:
+        for msg in track:
+            if msg.type == "text" and msg.text.startswith("synesthete "):
+                try:
+                    found = json.loads(msg.text[len("synesthete "):])
+                except ValueError:
+                    return {}
+                return found if isinstance(found, dict) else {}
+    return {}
+
+
 def read_messages(path: str | os.PathLike) -> list[tuple[float, mido.Message]]:
     """Every channel message that makes sound, on every channel (drums included), with its time
     in seconds through the file's tempo map: what a synthesizer needs to play the file.
