@@ -168,9 +168,14 @@ def cmd_revise(args) -> int:
         # a piece Synesthete wrote over a progression keeps it: the new bars follow its chords there
         from ..files.midi_io import stored_settings
 
+        from ..music.chords import parse_progression
+
         stored = stored_settings(args.revise).get("chords")
-        if isinstance(stored, str) and stored.strip():
-            args.chords = stored
+        try:
+            if isinstance(stored, str) and stored.strip() and parse_progression(stored):
+                args.chords = stored
+        except UsageError:
+            pass  # a damaged or foreign value: the file is rewritten in the model's own harmony
     settings = settings_from(chords_from_clip(args))
     piece = read_midi(args.revise)
     name = Path(args.revise).name
