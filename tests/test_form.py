@@ -87,3 +87,13 @@ def test_auto_leaves_a_piece_under_sixteen_bars_one_phrase_written_anew():
     assert resolve("auto", MIN_SONG_BARS - 1, 3) == "free"
     assert sum(s.bars for s in parse_form(resolve("auto", MIN_SONG_BARS, 3))) == MIN_SONG_BARS
     assert resolve("A8 B8", 8, 0) == "A8 B8" and resolve("phrases", 32, 0) == "phrases"
+
+
+def test_a_bar_restates_an_earlier_one_only_over_the_same_chords():
+    from engine.events import VA
+    from engine.generation.compose import sampling_settings
+
+    same = sampling_settings(GenerationSettings(bars=16, form="A8 A8", chords="C G Am F"), VA(0.5, 0.5)).plan
+    assert same[8:10] == (0, 1)                       # the progression comes round with the section
+    other = sampling_settings(GenerationSettings(bars=16, form="A8 A8", chords="C G Am"), VA(0.5, 0.5)).plan
+    assert all(r is None for r in other)               # a 3-chord cycle: bar 8 is Am where bar 0 was C

@@ -47,6 +47,9 @@ def sampling_settings(settings: GenerationSettings, target: VA, prime: tuple[int
     if settings.chords.strip():
         beats = per_beat(parse_progression(settings.chords), settings.bars * BEATS_PER_BAR)
         chords = (None,) * (primed * BEATS_PER_BAR) + in_reference(beats, shift_to_reference(key.tonic, key.mode))
+        # a bar restates an earlier one only over the same chords: a copy would carry the old harmony
+        bar_chords = lambda b: chords[b * BEATS_PER_BAR:(b + 1) * BEATS_PER_BAR]
+        plan = tuple(None if r is None or bar_chords(b) != bar_chords(r) else r for b, r in enumerate(plan))
     return SamplingSettings(bars=primed + settings.bars, temperature=settings.temperature, top_p=settings.top_p,
                             seed=settings.seed, mode=key.mode, plan=plan, prime=tuple(prime),
                             scale_lock=settings.scale_lock, arousal=settings.bar_aim(target, 0).arousal,

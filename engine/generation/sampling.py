@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
-from ..events import NoteEvent
+from ..events import BEATS_PER_BAR, NoteEvent
 from . import harmony
 from .expression import arousal_bias
 from .tokens import (BAR, BOS, DUR0, EOS, MODE0, MODES, N_DUR, N_PITCH, N_POS, PITCH0, PITCH_MIN, POS0, STEPS_PER_BAR,
@@ -166,7 +166,7 @@ class TokenStream:
         """From now on, bar ``bar`` (0-based, the primer's bars included) is in ``chords``: one Chord
         per beat in the reference key (None: the model's own harmony). Live chord following calls
         it as the bar is about to be composed."""
-        lo = bar * (STEPS_PER_BAR // 4)
+        lo = bar * BEATS_PER_BAR
         need = lo + len(chords)
         if len(self._chords) < need:
             self._chords += [None] * (need - len(self._chords))
