@@ -318,49 +318,44 @@ class PianoRoll(QWidget):
         font = QFont(p.font())
         font.setItalic(self._chords_heard)
         font.setBold(not self._chords_heard)
-        p.save()
-        p.setFont(font)
-        fm = QFontMetrics(font)
-        ends = [b for b, _ in self._chords[1:]] + [g.beats]
-        for (beat, name), end in zip(self._chords, ends):
-            if beat >= g.beats:
-                break
-            x0, x1 = g.x_of(beat), g.x_of(min(end, g.beats))
-            p.setPen(QPen(theme.GRID_STRONG, 1))
-            p.drawLine(QPointF(x0, top + 3), QPointF(x0, top + CHORD_H - 2))
-            text = "N.C." if name == "N" else name
-            text = fm.elidedText(text, Qt.TextElideMode.ElideRight, int(max(0.0, x1 - x0 - 6)))
-            p.setPen(theme.TEXT_DIM if self._chords_heard else theme.IMAGE_POINT)
-            p.drawText(QRectF(x0 + 4, top, max(0.0, x1 - x0 - 5), CHORD_H), Qt.AlignmentFlag.AlignVCenter, text)
-        p.setPen(QPen(theme.GRID, 1))
-        p.drawLine(QPointF(0, top + CHORD_H - 0.5), QPointF(self.width(), top + CHORD_H - 0.5))
+        labels = [(beat, "N.C." if name == "N" else name) for beat, name in self._chords]
+        self._paint_lane(p, g, labels, top, CHORD_H, font, theme.TEXT_DIM if self._chords_heard else theme.IMAGE_POINT,
+                         QPen(theme.GRID_STRONG, 1), top + 3, top + CHORD_H - 2)
         if self._chords_heard:
+            p.save()
+            p.setFont(font)
             p.setPen(theme.TEXT_DIM)
             p.drawText(QRectF(2, top, KEYS_W - 4, CHORD_H), Qt.AlignmentFlag.AlignVCenter, "heard")
-        p.restore()
+            p.restore()
 
     def _paint_sections(self, p: QPainter, g: _Grid) -> None:
         # Each section's name on its own lane, and a line through the notes where it begins.
         if not self._sections:
             return
-        top = RULER_H
         font = QFont(p.font())
         font.setBold(True)
+        self._paint_lane(p, g, self._sections, RULER_H, SECTION_H, font, theme.ACCENT,
+                         QPen(theme.ACCENT, 2), RULER_H + 2, g.area.bottom())
+
+    def _paint_lane(self, p: QPainter, g: _Grid, labels: list[tuple[float, str]], top: float, height: float,
+                    font: QFont, colour: QColor, mark: QPen, mark_top: float, mark_bottom: float) -> None:
+        """A lane of names under the ruler, each from its beat to the next one's, a mark where it
+        begins (from ``mark_top`` to ``mark_bottom``) and a line under the lane."""
         p.save()
         p.setFont(font)
         fm = QFontMetrics(font)
-        ends = [b for b, _ in self._sections[1:]] + [g.beats]
-        for (beat, name), end in zip(self._sections, ends):
+        ends = [b for b, _ in labels[1:]] + [g.beats]
+        for (beat, name), end in zip(labels, ends):
             if beat >= g.beats:
                 break
             x0, x1 = g.x_of(beat), g.x_of(min(end, g.beats))
-            p.setPen(QPen(theme.ACCENT, 2))
-            p.drawLine(QPointF(x0, top + 2), QPointF(x0, g.area.bottom()))
+            p.setPen(mark)
+            p.drawLine(QPointF(x0, mark_top), QPointF(x0, mark_bottom))
             text = fm.elidedText(name, Qt.TextElideMode.ElideRight, int(max(0.0, x1 - x0 - 6)))
-            p.setPen(theme.ACCENT)
-            p.drawText(QRectF(x0 + 4, top, max(0.0, x1 - x0 - 5), SECTION_H), Qt.AlignmentFlag.AlignVCenter, text)
+            p.setPen(colour)
+            p.drawText(QRectF(x0 + 4, top, max(0.0, x1 - x0 - 5), height), Qt.AlignmentFlag.AlignVCenter, text)
         p.setPen(QPen(theme.GRID, 1))
-        p.drawLine(QPointF(0, top + SECTION_H - 0.5), QPointF(self.width(), top + SECTION_H - 0.5))
+        p.drawLine(QPointF(0, top + height - 0.5), QPointF(self.width(), top + height - 0.5))
         p.restore()
 
     def _paint_bar_vas(self, p: QPainter, g: _Grid, bar_w: float) -> None:

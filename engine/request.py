@@ -86,11 +86,7 @@ class Plan:
     def chords(self) -> tuple:
         """The chord of each beat of the piece (``engine.music.chords.Chord``, in the piece's key), the
         progression repeated to fill the bars; () where the model plays its own harmony."""
-        if not self.settings.chords.strip():
-            return ()
-        from .music.chords import parse_progression, per_beat
-
-        return tuple(per_beat(parse_progression(self.settings.chords), int(self.settings.beats)))
+        return self.settings.progression
 
     def metadata(self) -> dict:
         """Everything that regenerates the piece, as its ``.mid`` stores it."""

@@ -297,9 +297,9 @@ class GenerationSettings:
     def section_lean(self, bar: int) -> float:
         if not is_written_form(self.form):
             return 0.0
-        from .music.form import fit_form, parse_form, section_at, section_lean
+        from .music.form import section_at, section_lean
 
-        section = section_at(fit_form(parse_form(self.form), self.bars), bar)
+        section = section_at(self.sections, bar)
         return section_lean(section.letter) if section is not None else 0.0
 
     @property
@@ -310,6 +310,16 @@ class GenerationSettings:
         from .music.form import fit_form, parse_form
 
         return fit_form(parse_form(self.form), self.bars)
+
+    @property
+    def progression(self) -> tuple:
+        """The chord of each beat of the bars (``engine.music.chords.Chord``, in the piece's key), the
+        progression repeated to fill them; () where the model plays its own harmony."""
+        if not self.chords.strip():
+            return ()
+        from .music.chords import parse_progression, per_beat
+
+        return tuple(per_beat(parse_progression(self.chords), int(self.beats)))
 
     def tempo_for(self, target: VA) -> float:
         """The given tempo, else the arousal rule: for an arc, at its mean arousal over the bars."""

@@ -19,7 +19,6 @@ from typing import Callable, Iterator
 from ..events import BEATS_PER_BAR, VA, BarAim, NoteEvent, Steer
 from ..music.dynamics import shape_dynamics
 from ..music.humanize import perform
-from ..music.chords import parse_progression, per_beat
 from ..music.form import restatements
 from ..music.keys import shift_to_reference, transpose_from_reference
 from ..request import Piece, Plan
@@ -44,9 +43,9 @@ def sampling_settings(settings: GenerationSettings, target: VA, prime: tuple[int
         plan = (None,) * primed + tuple(None if r is None else r + primed for r in restated)
     key = settings.key_for(target)
     chords: tuple = ()
-    if settings.chords.strip():
-        beats = per_beat(parse_progression(settings.chords), settings.bars * BEATS_PER_BAR)
-        chords = (None,) * (primed * BEATS_PER_BAR) + in_reference(beats, shift_to_reference(key.tonic, key.mode))
+    progression = settings.progression
+    if progression:
+        chords = (None,) * (primed * BEATS_PER_BAR) + in_reference(progression, shift_to_reference(key.tonic, key.mode))
         # a bar restates an earlier one only over the same chords: a copy would carry the old harmony
         bar_chords = lambda b: chords[b * BEATS_PER_BAR:(b + 1) * BEATS_PER_BAR]
         plan = tuple(None if r is None or bar_chords(b) != bar_chords(r) else r for b, r in enumerate(plan))

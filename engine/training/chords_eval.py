@@ -39,7 +39,7 @@ from typing import Sequence
 import numpy as np
 
 from ..events import BEATS_PER_BAR, NoteEvent
-from ..music.chords import NAMES, SUFFIX, Chord, parse_progression, per_bar, recognise_bars
+from ..music.chords import NAMES, SUFFIX, Chord, parse_progression, per_bar, per_beat, recognise_bars
 
 QUALITY_WEIGHTS = {"maj": 0.35, "min": 0.35, "7": 0.1, "maj7": 0.1, "min7": 0.1}
 BARS = 8
@@ -77,8 +77,7 @@ def follow(rt, pictures, root: Path, n: int, seed: int, log=print) -> tuple[dict
             path = piece.write(Path(tmp) / f"{k}.mid")
             from ..music.chords import progression_from_midi
 
-            back = [c for c, b in parse_progression(progression_from_midi(path)) for _ in range(int(b))]
-            back_bars = per_bar(back)
+            back_bars = per_bar(per_beat(parse_progression(progression_from_midi(path))))
             trips += [g.same_harmony(a) for g, a in zip(back_bars, asked)]
             pieces.append(text)
             if (k + 1) % 10 == 0:

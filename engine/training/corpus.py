@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import cache_dir
-from .sequences import flatten_windows, piece_windows, split_windows
+from .sequences import piece_windows, read_window_cache, save_window_cache
 from ..music.keys import estimate_key
 from ..generation.tokens import STEPS_PER_BEAT
 
@@ -198,12 +198,7 @@ def build(set_name: str, block_size: int = 512, workers: int = 2, limit: int = 0
             if (i + 1) % 100 == 0:
                 print(f"{set_name}: {i + 1}/{len(files)} files, {len(windows)} windows", file=sys.stderr)
     summary = {"set": set_name, "files": len(files), "pieces": counts, "windows": len(windows), "tokens": sum(len(w) for w in windows)}
-    npz.parent.mkdir(parents=True, exist_ok=True)
-    tmp = npz.with_name(npz.stem + ".part.npz")
-    tokens, offsets = flatten_windows(windows)
-    np.savez(tmp, tokens=tokens, offsets=offsets)
-    os.replace(tmp, npz)
-    meta.write_text(json.dumps(summary, indent=1) + "\n")
+    save_window_cache(npz, meta, windows, summary)
     return npz, summary
 
 
@@ -218,8 +213,7 @@ def load_windows(specs, block_size: int = 512, workers: int | None = None) -> li
             out += song_corpus.load_windows(name, block_size, limit)
             continue
         npz, _ = build(name, block_size, workers or os.cpu_count() or 1, limit)
-        with np.load(npz) as z:
-            out += split_windows(z["tokens"], z["offsets"])
+        out += read_window_cache(npz)
     return out
 
 

@@ -59,6 +59,27 @@ def split_windows(tokens: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
     return [toks[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
 
+def save_window_cache(npz, meta, windows, summary: dict) -> None:
+    """A corpus set's windows (``flatten_windows``) to ``npz`` and its ``summary`` to ``meta``; the
+    npz appears whole (written beside, then renamed), and the summary last, so a cache with both
+    files is finished."""
+    import json
+    import os
+
+    npz.parent.mkdir(parents=True, exist_ok=True)
+    tmp = npz.with_name(npz.stem + ".part.npz")
+    tokens, offsets = flatten_windows(windows)
+    np.savez(tmp, tokens=tokens, offsets=offsets)
+    os.replace(tmp, npz)
+    meta.write_text(json.dumps(summary, indent=1) + "\n")
+
+
+def read_window_cache(npz) -> list[np.ndarray]:
+    """The windows ``save_window_cache`` stored."""
+    with np.load(npz) as z:
+        return split_windows(z["tokens"], z["offsets"])
+
+
 def pad(seqs: list[np.ndarray], length: int | None = None) -> np.ndarray:
     length = length or max(len(s) for s in seqs)
     out = np.full((len(seqs), length), PAD, dtype=np.int64)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import cache_dir
-from .sequences import flatten_windows, piece_windows, split_windows
+from .sequences import piece_windows, read_window_cache, save_window_cache
 
 SONG_CORPUS_VERSION = 1
 SETS = ("pop909", "pop1k7")
@@ -79,19 +78,13 @@ def build(set_name: str, block_size: int = 512, limit: int = 0, data: str | None
         windows += w
     summary = {"set": set_name, "split": "train", "songs": len(ids), "kept": kept, "skipped_not_4_4": skipped,
                "windows": len(windows), "tokens": int(sum(len(w) for w in windows))}
-    npz.parent.mkdir(parents=True, exist_ok=True)
-    tmp = npz.with_name(npz.stem + ".part.npz")
-    tokens, offsets = flatten_windows(windows)
-    np.savez(tmp, tokens=tokens, offsets=offsets)
-    os.replace(tmp, npz)
-    meta.write_text(json.dumps(summary, indent=1) + "\n")
+    save_window_cache(npz, meta, windows, summary)
     return npz, summary
 
 
 def load_windows(set_name: str, block_size: int = 512, limit: int = 0) -> list[np.ndarray]:
     npz, _ = build(set_name, block_size, limit)
-    with np.load(npz) as z:
-        return split_windows(z["tokens"], z["offsets"])
+    return read_window_cache(npz)
 
 
 def main(argv=None) -> int:
