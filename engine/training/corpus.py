@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -190,7 +191,9 @@ def build(set_name: str, block_size: int = 512, workers: int = 2, limit: int = 0
     files = corpus_files(set_name)[: limit or None]
     windows: list[np.ndarray] = []
     counts: dict[str, int] = {}
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+    # spawned, not forked: the caller (training, a test run) already holds torch's and onnxruntime's
+    # thread pools, and a forked child can wait forever on a lock one of their threads held
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")) as pool:
         for i, (wins, cnt) in enumerate(pool.map(_file_windows, [(str(f), block_size, set_name) for f in files], chunksize=4)):
             windows += wins
             for k, v in cnt.items():
