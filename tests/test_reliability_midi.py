@@ -415,14 +415,20 @@ def test_active_sensing_beside_the_clock_leaves_tempo_timestamps_and_grid_alone(
     finally:
         s.close()
     assert tempo == pytest.approx(120, abs=0.5)
-    lag = [b - a for a, b in zip(pulses, stamps[-len(pulses):])]
-    assert max(lag) - min(lag) < 0.025, f"input timestamps drift {1000 * (max(lag) - min(lag)):.0f} ms"
+    # The fault this guards against loses the time up to each Active Sensing from every later
+    # timestamp: an error that grows by ~10 ms a pulse, seconds over this run. What a shared VM
+    # adds is a few pulses sent or heard late while a thread waits its turn (seen up to 70 ms);
+    # so the spread is read between the 5th and 95th percentiles, where the fault would still
+    # show as seconds.
+    lag = sorted(b - a for a, b in zip(pulses, stamps[-len(pulses):]))
+    spread = lag[int(0.95 * len(lag))] - lag[int(0.05 * len(lag))]
+    assert spread < 0.025, f"input timestamps drift {1000 * spread:.0f} ms (5th to 95th percentile)"
     # beat b of the piece is pulse 96 + 24 b: every note on its pulse, and no extra notes
     beats = [round((t - pulses[96]) / 0.5) for _, t in ons]
     assert beats == list(range(len(ons))) and len(ons) >= 5
-    for b, (_, t) in zip(beats, ons):
-        off = t - pulses[96 + 24 * b]
-        assert abs(off) < 0.030, f"beat {b} off the DAW's grid by {1000 * off:.0f} ms"
+    offs = [t - pulses[96 + 24 * b] for b, (_, t) in zip(beats, ons)]
+    assert sorted(abs(o) for o in offs)[len(offs) // 2] < 0.015, f"notes off the DAW's grid: {[round(1000 * o) for o in offs]} ms"
+    assert max(abs(o) for o in offs) < 0.060, f"a note off the DAW's grid: {[round(1000 * o) for o in offs]} ms"
 
 
 @pytest.mark.jack
