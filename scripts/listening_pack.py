@@ -1,7 +1,7 @@
 """Build a listening pack: what the model plays for a fixed set of test pictures, by ear and by eye.
 
     python scripts/listening_pack.py [--out docs/listening] [--data D] [--model-dir M]
-                                     [--per-quadrant 2] [--bars 8] [--format ogg|flac|wav]
+                                     [--per-quadrant 2] [--bars 8] [--song-bars 32] [--format ogg|flac|wav]
 
 For each Russell quadrant, the ``--per-quadrant`` test pictures (images.csv, split "test")
 whose labelled VA lies deepest inside the quadrant (min(|v|, |a|), then distance from the
@@ -11,6 +11,11 @@ left out, see ``DEFAULT_SKIP`` and ``--skip``), one piece each from the shipped 
 from arousal), conditioned on the picture's labelled VA (``--va picture``: on the VA the model reads from it, as the app does).
 Beside them, for comparison, the first ``--bars`` bars of one real test piece per quadrant
 (chosen the same way), at its tracked tempo.
+
+Songs: for the first picture of each quadrant, a ``--song-bars`` piece (32 bars by default, form
+auto: a real song's form, its sections drawn over the piano roll), and beside them the first
+``--song-bars`` bars (from the first downbeat) of the first two test-split songs of POP909 and of
+Pop1K7 in 4/4 (``engine/training/song_split.json``), POP909's labelled form drawn the same way.
 
 Per piece the pack holds a ``.mid``, a piano-roll ``.png`` (pitch against beats, bar lines,
 velocity as opacity) and audio rendered by ``synesthete render`` (FluidSynth) with a General MIDI soundfont
@@ -99,11 +104,47 @@ def pick_real(root: Path, bars: int):
     return out
 
 
+def pick_songs(data, bars: int, per_corpus: int = 2):
+    """The first ``per_corpus`` test-split songs of each pop corpus (by id) in 4/4 with ``bars``
+    bars from their first downbeat: (corpus, song, notes in beats, section markers (beat, text)).
+    A second arrangement of a song already chosen (POP909 holds a few: 017 and 018 open alike)
+    is passed over."""
+    from engine.music.form import section_name
+    from engine.training import form_stats as FS
+    from engine.training.musicality import clip
+    from engine.training.song_split import corpus_dir, song_ids, split_ids
+    from engine.training.songs import load_song
+
+    root = corpus_dir(data)
+    out, seen = [], set()
+    for corpus in ("pop909", "pop1k7"):
+        here = set(song_ids(root, corpus))
+        kept = 0
+        for sid in split_ids("test", corpus):
+            if kept == per_corpus:
+                break
+            if sid not in here:
+                continue
+            song = load_song(root, sid)
+            first = FS.first_downbeat(song)
+            opening = tuple(map(tuple, song.notes[:40, [0, 2]].tolist()))
+            if not song.four_four or song.bar_lines(first)[-1] < bars * BEATS_PER_BAR - 1e-9 or opening in seen:
+                continue
+            seen.add(opening)
+            markers = [(b * BEATS_PER_BAR, section_name(label.section))   # where each labelled phrase begins
+                       for b, label in enumerate((song.form or [])[first:first + bars])
+                       if label is not None and (label.bar == 0 or b == 0)]
+            out.append((corpus, song, clip(song.events(first), bars), markers))
+            kept += 1
+    return out
+
+
 # --- drawing and rendering ----------------------------------------------------------------
 
-def piano_roll(notes, bars: int, path: Path, title: str) -> None:
+def piano_roll(notes, bars: int, path: Path, title: str, markers=()) -> None:
     """Pitch against beats: one bar per note, opacity from velocity; bar lines, beat lines and
-    a labelled line at every C (middle C = C4 darker)."""
+    a labelled line at every C (middle C = C4 darker); ``markers`` (beat, text), a song's sections,
+    over the top. Longer than 8 bars, the figure widens (a 32-bar song 2.5 times) and beat lines go."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,18 +155,24 @@ def piano_roll(notes, bars: int, path: Path, title: str) -> None:
     beats = bars * BEATS_PER_BAR
     lo = min([ROLL_LOW] + [n.pitch - 2 for n in notes])
     hi = max([ROLL_HIGH] + [n.pitch + 2 for n in notes])
-    fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
+    wide = bars > 8
+    fig, ax = plt.subplots(figsize=(10 if not wide else min(25, 10 * bars / 12.8), 4), dpi=100)
     for c in range(0, 128, 12):
         if lo <= c <= hi:
             ax.axhline(c, color="#555" if c == 60 else "#ccc", lw=0.8 if c == 60 else 0.5, zorder=0)
     for b in range(beats + 1):
-        ax.axvline(b, color="#444" if b % BEATS_PER_BAR == 0 else "#e4e4e4", lw=1.0 if b % BEATS_PER_BAR == 0 else 0.5, zorder=0)
+        if b % BEATS_PER_BAR == 0 or not wide:
+            ax.axvline(b, color="#444" if b % BEATS_PER_BAR == 0 else "#e4e4e4", lw=1.0 if b % BEATS_PER_BAR == 0 else 0.5, zorder=0)
+    for beat, text in markers:
+        ax.axvline(beat, color="#1f5fa8", lw=1.6, zorder=1)
+        ax.text(beat + 0.3, hi - 1, text, color="#1f5fa8", fontsize=8, va="top", zorder=3)
     rects = [Rectangle((n.start, n.pitch - 0.45), max(n.duration, 0.05), 0.9) for n in notes]
     colors = np.array([[0.85, 0.45, 0.10, 0.25 + 0.75 * min(max(n.velocity, 1), 127) / 127] for n in notes]).reshape(-1, 4)
     ax.add_collection(PatchCollection(rects, facecolors=colors, edgecolors=(0.45, 0.2, 0.0, 0.9), linewidths=0.4, zorder=2))
     ax.set_xlim(0, beats)
     ax.set_ylim(lo, hi)
-    ax.set_xticks([b * BEATS_PER_BAR for b in range(bars)], [f"bar {b + 1}" for b in range(bars)], fontsize=8)
+    ticks = range(0, bars, 4 if wide else 1)
+    ax.set_xticks([b * BEATS_PER_BAR for b in ticks], [f"bar {b + 1}" for b in ticks], fontsize=8)
     cs = [c for c in range(0, 128, 12) if lo <= c <= hi]
     ax.set_yticks(cs, [f"C{c // 12 - 1}" for c in cs], fontsize=8)
     ax.set_ylabel("pitch")
@@ -224,6 +271,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model-dir", default=None, help="an exported model (default: the shipped one)")
     ap.add_argument("--per-quadrant", type=int, default=2)
     ap.add_argument("--bars", type=int, default=8)
+    ap.add_argument("--song-bars", type=int, default=32, help="bars of the songs section (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--va", choices=("label", "picture"), default="label",
                     help="condition on the picture's labelled VA (default) or on the VA the model reads from it")
@@ -239,6 +287,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from engine.files.midi_io import write_midi
+    from engine.music.form import section_name
     from engine.request import GenerationSettings
     from engine.generation.runtime import Runtime
     from engine.training.dataset import data_dir, read_images
@@ -256,16 +305,16 @@ def main(argv=None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.iterdir():  # this script's own earlier output, so the pack holds only this run
-        if old.is_file() and old.name.startswith(("q1-", "q2-", "q3-", "q4-", "real-q")) and old.suffix in (".mid", ".png", ".jpg", ".ogg", ".flac", ".wav"):
+        if old.is_file() and old.name.startswith(("q1-", "q2-", "q3-", "q4-", "real-q", "song-q", "real-song-")) and old.suffix in (".mid", ".png", ".jpg", ".ogg", ".flac", ".wav"):
             old.unlink()
     rt = Runtime.load(a.model_dir)
     settings = GenerationSettings(bars=a.bars, seed=a.seed)
     rows, real_rows = [], []
 
-    def one(name: str, notes, bars: int, title: str, write) -> dict:
+    def one(name: str, notes, bars: int, title: str, write, markers=()) -> dict:
         mid = out / f"{name}.mid"
         write(mid)
-        piano_roll(notes, bars, out / f"{name}.png", title)
+        piano_roll(notes, bars, out / f"{name}.png", title, markers)
         lv = render(mid, out / f"{name}.{a.format}", a.soundfont, a.format)
         print(f"{name}: {len(notes)} notes, {lv['seconds']:.1f} s, peak {lv['peak_db']:.1f} dBFS, RMS {lv['rms_db']:.1f} dBFS"
               + (f"; {sox_report(lv['file'])}" if shutil.which("sox") else ""))
@@ -287,6 +336,31 @@ def main(argv=None) -> int:
                  f"{piece.tempo:.0f} BPM {piece.key.name}, conditioned on {a.va} VA")
         lv = one(name, notes, a.bars, title, piece.write)
         rows.append((name, im, enc.va, piece, lv, thumb, notes))
+
+    song_rows, real_song_rows = [], []
+    if a.song_bars > 0:
+        song_settings = GenerationSettings(bars=a.song_bars, seed=a.seed)
+        for q, k, im in pick_pictures(read_images(root), a.per_quadrant, skip):
+            if k != 1:
+                continue
+            name = f"song-q{q}-{QUADRANT_NAMES[q]}"
+            enc = rt.encode(root / im.path)
+            target = VA(im.valence, im.arousal) if a.va == "label" else enc.va
+            piece = rt.compose(song_settings, enc, target)
+            notes = list(piece.notes)
+            sections = [(sec.start * BEATS_PER_BAR, section_name(sec.letter)) for sec in piece.settings.sections]
+            title = (f"{name}: {im.path.split('/')[-2]}/{Path(im.path).name}  label VA {_fmt_va(im.valence, im.arousal)}  "
+                     f"{piece.tempo:.0f} BPM {piece.key.name}, form {piece.settings.form}")
+            lv = one(name, notes, a.song_bars, title, piece.write, sections)
+            song_rows.append((name, im, piece, lv, notes))
+        if not (a.no_real or a.for_repo):
+            for k, (corpus, song, notes, markers) in enumerate(pick_songs(root, a.song_bars)):
+                name = f"real-song-{k + 1}"
+                tempo = float(min(300.0, max(20.0, song.tempo_bpm)))
+                title = f"{name}: {song.id}  {tempo:.0f} BPM (first {a.song_bars} bars from its first downbeat)"
+                lv = one(name, notes, a.song_bars, title,
+                         lambda p, notes=notes, tempo=tempo: write_midi(notes, p, tempo=tempo, bars=a.song_bars), markers)
+                real_song_rows.append((name, song, notes, tempo, lv, markers))
 
     if not (a.no_real or a.for_repo):
         for q, item, notes, tempo in pick_real(root, a.bars):
@@ -335,6 +409,23 @@ def main(argv=None) -> int:
                 f"| `{item.path}` ({item.source}) | {_fmt_va(item.valence, item.arousal)} | Q{q} {QUADRANT_NAMES[q]} | {tempo:.0f} BPM "
                 f"| {notes_per_bar(notes, a.bars):.1f}, {pitch_range(notes):.0f} st | <a href=\"{name}.png\"><img src=\"{name}.png\" width=\"360\"></a> "
                 f"| [{lv['file'].name}]({lv['file'].name}) ({lv['peak_db']:.1f} / {lv['rms_db']:.1f}) · [.mid]({name}.mid) |")
+    if song_rows:
+        lines += ["", f"## Songs ({a.song_bars} bars)", "",
+                  f"The first picture of each quadrant again, at {a.song_bars} bars with the default form (auto: a real song's form, its",
+                  "sections drawn in blue)" + (", beside the first test-split songs of POP909 and Pop1K7 (their first bars from the first"
+                  " downbeat; POP909's labelled form in blue)." if real_song_rows else "."), "",
+                  "| picture | label VA | tempo, key | form | notes/bar, range | piano roll | audio (peak / RMS dBFS) |", "|---|---|---|---|---|---|---|"]
+        for name, im, piece, lv, notes in song_rows:
+            lines.append(
+                f"| `{im.path.split('/', 1)[-1]}` | {_fmt_va(im.valence, im.arousal)} | {piece.tempo:.0f} BPM, {piece.key.name} "
+                f"| `{piece.settings.form}` | {notes_per_bar(notes, a.song_bars):.1f}, {pitch_range(notes):.0f} st "
+                f"| <a href=\"{name}.png\"><img src=\"{name}.png\" width=\"480\"></a> | [{lv['file'].name}]({lv['file'].name}) ({lv['peak_db']:.1f} / {lv['rms_db']:.1f}) · [.mid]({name}.mid) |")
+    if real_song_rows:
+        lines += ["", "| real song | tempo | labelled form | notes/bar, range | piano roll | audio (peak / RMS dBFS) |", "|---|---|---|---|---|---|"]
+        for name, song, notes, tempo, lv, markers in real_song_rows:
+            lines.append(
+                f"| `{song.id}` | {tempo:.0f} BPM | {' '.join(t for _, t in markers) or '(none)'} | {notes_per_bar(notes, a.song_bars):.1f}, {pitch_range(notes):.0f} st "
+                f"| <a href=\"{name}.png\"><img src=\"{name}.png\" width=\"480\"></a> | [{lv['file'].name}]({lv['file'].name}) ({lv['peak_db']:.1f} / {lv['rms_db']:.1f}) · [.mid]({name}.mid) |")
     files = sorted(p for p in out.iterdir() if p.is_file() and p.name != "README.md")
     total = sum(p.stat().st_size for p in files)
     by_kind = {}

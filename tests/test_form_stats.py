@@ -198,3 +198,17 @@ def test_real_test_songs_land_near_the_issues_numbers():
     assert 0.06 <= r["contrast"] <= 0.16
     assert 2.3 <= r["onsets_per_beat"] <= 2.8
     assert r["chord_root_match"] > 0.6
+
+
+def test_register_a_bass_in_every_bar_kept_where_it_began_and_how_far_the_bars_lowest_notes_wander():
+    steady = [NoteEvent(48 if i % 4 == 0 else 64 + i % 5, 80, float(i), 1.0) for i in range(128)]
+    assert fs.bass_bars(steady, 32) == 1.0 and fs.low_bars(steady, 32) == 1.0
+    assert fs.register_wander(steady, 32) == 0.0
+    # the whole texture climbs a semitone every other bar: the bass leaves after a few bars
+    climbing = [NoteEvent(48 + i // 8 + (0 if i % 4 == 0 else 12), 80, float(i), 1.0) for i in range(128)]
+    lows = [48 + b // 2 for b in range(32)]
+    assert fs.register_wander(climbing, 32) == pytest.approx(np.std(lows))
+    assert fs.low_bars(climbing, 32) == pytest.approx(np.mean(np.array(lows) <= 52))
+    opening = np.percentile([n.pitch for n in climbing if n.start < 16], 10)
+    assert fs.bass_bars(climbing, 32) == pytest.approx(np.mean(np.array(lows[4:]) <= opening + 5))
+    assert np.isnan(fs.bass_bars(steady[:16], 32))   # nothing after the opening: undefined, not 0

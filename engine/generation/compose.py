@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 from ..events import BEATS_PER_BAR, VA, BarAim, NoteEvent, Steer
 from ..music.dynamics import shape_dynamics
 from ..music.humanize import perform
-from ..music.form import restatements
+from ..music.form import MIN_SONG_BARS, restatements
 from ..music.keys import shift_to_reference, transpose_from_reference
 from ..request import Piece, Plan
 from ..settings import GenerationSettings
@@ -31,6 +31,7 @@ from .tokens import BAR
 REFOCUS_AT = 0.4    # |Δvalence| + |Δarousal| since the last turn that makes the model let go of its context
 REFOCUS_BARS = 1    # the bars of context it keeps then
 KEY_PULL = 1.0  # a continuation leans toward the primer's key (engine.generation.sampling.key_pull_bias)
+REGISTER = 1.0  # a song (MIN_SONG_BARS or more) keeps its first phrase's register (engine.generation.register)
 
 
 def sampling_settings(settings: GenerationSettings, target: VA, prime: tuple[int, ...] = ()) -> SamplingSettings:
@@ -54,7 +55,7 @@ def sampling_settings(settings: GenerationSettings, target: VA, prime: tuple[int
                             scale_lock=settings.scale_lock, arousal=settings.bar_aim(target, 0).arousal,
                             valence=settings.bar_aim(target, 0).valence,
                             expression=settings.expression, key_pull=KEY_PULL if prime else 0.0, spread=settings.spread,
-                            chords=chords)
+                            chords=chords, register=REGISTER if settings.bars >= MIN_SONG_BARS else 0.0)
 
 
 def compose_notes(stepper_for: Callable[[VA], Stepper], settings: GenerationSettings, target: VA,

@@ -18,6 +18,7 @@ import numpy as np
 from ..events import BEATS_PER_BAR, NoteEvent
 from . import harmony
 from .expression import arousal_bias
+from .register import Keeper
 from .tokens import (BAR, BOS, DUR0, EOS, MODE0, MODES, N_DUR, N_PITCH, N_POS, PITCH0, PITCH_MIN, POS0, STEPS_PER_BAR,
                      VEL0, N_VEL, VOCAB_SIZE, DURATION_STEPS, StreamingDecoder, allowed_mask)
 
@@ -68,6 +69,7 @@ class SamplingSettings:
     valence: float = 0.0         # the opening's aimed valence: with chords held, it shapes articulation (harmony.articulation)
     chords: tuple = ()           # per beat from the first bar (the primer's included): the Chord held, in the
                                  # reference key, or None where the model's own harmony plays (engine.generation.harmony)
+    register: float = 0.0        # keep the first phrase's register and a bass in every bar (engine.generation.register); 0 = off
 
 
 def phrase_plan(bars: int) -> tuple[int | None, ...]:
@@ -160,6 +162,7 @@ class TokenStream:
         self._onset = -1  # 16th step of the latest note the model started
         self._sounded = (-1, np.zeros(12))  # (span start, 16th steps sounded per pitch class in it)
         self._pending = None  # (span, pitch class, step) of the note whose Duration is being drawn
+        self._keeper = Keeper(s.register) if s.register > 0 else None
         self.set_arousal(s.arousal)
 
     def hold_chords(self, bar: int, chords) -> None:
@@ -173,8 +176,12 @@ class TokenStream:
         self._chords[lo:need] = list(chords)
 
     def refocus(self, bars: int = 1) -> None:
-        """At the Bar token being fed now, forget all but the last ``bars`` bars of context."""
+        """At the Bar token being fed now, forget all but the last ``bars`` bars of context, and the
+        register the piece had: it is learnt again after the turn (a song's next section, too, may
+        sit higher or lower, as a chorus does)."""
         self._refocus = bars
+        if self._keeper is not None:
+            self._keeper.let_go(self.decoder.bars - 1)
 
     @staticmethod
     def _bar_lines(ctx: list[int]) -> list[int]:
@@ -210,6 +217,8 @@ class TokenStream:
         if self._bias is not None:
             after_note = DUR0 <= self.decoder.state.last < DUR0 + N_DUR
             logits = logits + self._bias[after_note]
+        if self._keeper is not None:
+            logits = self._keep(logits, mask)
         free = mask
         if self.s.scale_lock:
             locked = mask.copy()
@@ -223,6 +232,24 @@ class TokenStream:
         if self._chords:
             self._heard(tok)
         return tok
+
+    def _keep(self, logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The register keeper's lean on the pitch or duration about to be drawn (engine.generation.register)."""
+        st = self.decoder.state
+        if st.position < 0:
+            return logits
+        beat = ((st.bars - 1) * STEPS_PER_BAR + st.position) / (STEPS_PER_BAR / BEATS_PER_BAR)
+        if VEL0 <= st.last < VEL0 + N_VEL:
+            lean, where = self._keeper.duration_bias(beat), slice(DUR0, DUR0 + N_DUR)
+        elif mask[PITCH0:PITCH0 + N_PITCH].any():
+            lean, where = self._keeper.pitch_bias(st.bars - 1, beat, POS0 <= st.last < POS0 + N_POS), slice(PITCH0, PITCH0 + N_PITCH)
+        else:
+            return logits
+        if lean is None:
+            return logits
+        logits = logits.astype(np.float64)  # a copy: the stepper's logits stay as they are
+        logits[where] += lean
+        return logits
 
     def _hold_chord(self, logits: np.ndarray, mask: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The chord of the current beat on the pitch or duration about to be drawn
@@ -308,6 +335,9 @@ class TokenStream:
             ctx.append(tok)
             bar_tokens = 0 if tok == BAR else bar_tokens + 1
             notes = self.decoder.push(tok)
+            if self._keeper is not None:
+                for n in notes:
+                    self._keeper.heard(int(n.start // BEATS_PER_BAR), n.pitch, n.start, n.start + n.duration)
             # only the model's own notes count: after a musician's phrase (the primer) the answer's
             # first bar must sound too, or the answer comes a bar late
             sounded = sounded or (bool(notes) and not forced)
@@ -319,6 +349,8 @@ class TokenStream:
                 bar = self.decoder.bars - 1
                 if self.on_bar is not None:
                     self.on_bar(bar)
+                if self._keeper is not None:
+                    self._keeper.bar_line(bar)
                 if bar < len(s.plan) and s.plan[bar] is not None:
                     # the model still hears every restated token, so what follows continues from it
                     self._restating = self._bar_content(s.plan[bar]) + [BAR]

@@ -215,6 +215,53 @@ def top_line_rhythm(notes: Sequence[NoteEvent], bars: int | Sequence[float]) -> 
     return len(top_line(_within(notes, bars))) / _beats(bars)
 
 
+# --- register -----------------------------------------------------------------------------
+
+HOME_BARS = 4        # the opening phrase whose register the later bars are held against
+BASS_ZONE = 5        # semitones above the opening's 10th-percentile pitch that still count as bass
+LOW_PITCH = 52       # E3: a bar's lowest note at or below it counts as a low bass, in any key
+
+
+def _bar_lows(notes: Sequence[NoteEvent], lines: np.ndarray) -> dict[int, int]:
+    """The lowest pitch begun in each bar that holds notes."""
+    bar, _ = _bar_index(notes, lines)
+    lows: dict[int, int] = {}
+    for b, n in zip(bar.tolist(), notes):
+        if b >= 0:
+            lows[b] = min(lows.get(b, 128), n.pitch)
+    return lows
+
+
+def bass_bars(notes: Sequence[NoteEvent], bars: int | Sequence[float]) -> float:
+    """Bass kept: among the bars after the first ``HOME_BARS`` that hold notes, the share whose lowest
+    note is at most ``BASS_ZONE`` semitones above the 10th percentile of the first ``HOME_BARS``
+    bars' pitches. NaN if either part is empty."""
+    lines = bar_lines(bars)
+    notes = _within(notes, lines)
+    bar, _ = _bar_index(notes, lines)
+    opening = [n.pitch for b, n in zip(bar.tolist(), notes) if 0 <= b < HOME_BARS]
+    later = [p for b, p in _bar_lows(notes, lines).items() if b >= HOME_BARS]
+    if not opening or not later:
+        return NAN
+    return float(np.mean(np.array(later) <= np.percentile(opening, 10) + BASS_ZONE))
+
+
+def low_bars(notes: Sequence[NoteEvent], bars: int | Sequence[float]) -> float:
+    """Low bass: among the bars that hold notes, the share whose lowest note is at or below E3
+    (``LOW_PITCH``). NaN if no bar holds notes."""
+    lines = bar_lines(bars)
+    lows = list(_bar_lows(_within(notes, lines), lines).values())
+    return float(np.mean(np.array(lows) <= LOW_PITCH)) if lows else NAN
+
+
+def register_wander(notes: Sequence[NoteEvent], bars: int | Sequence[float]) -> float:
+    """Register wander: the standard deviation (semitones) of the bars' lowest notes, over the bars
+    that hold notes. NaN under two such bars."""
+    lines = bar_lines(bars)
+    lows = list(_bar_lows(_within(notes, lines), lines).values())
+    return float(np.std(lows)) if len(lows) >= 2 else NAN
+
+
 # --- harmony ------------------------------------------------------------------------------
 
 def bar_chords(notes: Sequence[NoteEvent], bars: int | Sequence[float]) -> list[Chord]:
@@ -241,13 +288,15 @@ def chord_root_match(notes: Sequence[NoteEvent], bars: int | Sequence[float], ch
 # --- everything ---------------------------------------------------------------------------
 
 MEASURES = ["restated", "sim_4", "sim_8", "contrast", "onsets_per_beat", "top_steps", "top_leaps",
-            "top_register", "top_onsets_per_beat", "chord_match", "chord_root_match"]
+            "top_register", "top_onsets_per_beat", "bass_bars", "low_bars", "register_wander", "chord_match", "chord_root_match"]
 LABELS = {
     "restated": "bars restating an earlier bar (cos ≥ 0.8)", "sim_4": "similarity 4 bars back",
     "sim_8": "similarity 8 bars back", "contrast": "form contrast (lags 4, 8 − lags 3, 5, 6, 7)",
     "onsets_per_beat": "onsets per beat (16th steps)", "top_steps": "top line: steps (≤ 2 st)",
     "top_leaps": "top line: leaps (≥ 5 st)", "top_register": "top line above the rest (st)",
-    "top_onsets_per_beat": "top line: onsets per beat", "chord_match": "bars on the given chord",
+    "top_onsets_per_beat": "top line: onsets per beat", "bass_bars": "bars with a bass near the opening's",
+    "low_bars": "bars with a bass at or below E3", "register_wander": "bars' lowest notes: sd (st)",
+    "chord_match": "bars on the given chord",
     "chord_root_match": "bars on the given chord's root",
 }
 
@@ -270,6 +319,8 @@ def statistics(notes: Iterable[NoteEvent], bars: int | Sequence[float] = 32, cho
         "top_leaps": float(np.mean(d >= LEAP_MIN)) if len(d) else NAN,
         "top_register": float(np.mean([n.pitch for n in top]) - np.mean(rest)) if top and rest else NAN,
         "top_onsets_per_beat": len(top) / _beats(lines),
+        "bass_bars": bass_bars(notes, lines), "low_bars": low_bars(notes, lines),
+        "register_wander": register_wander(notes, lines),
         "chord_match": NAN, "chord_root_match": NAN,
     }
     if chords is not None:

@@ -57,7 +57,8 @@ CORPORA = {"pop909": "POP909", "pop1k7": "Pop1K7"}
 LAGS = tuple(range(1, 9))
 FORM = ["restated", "sim_4", "sim_8", "contrast", "onsets_per_beat"]
 MELODY = ["top_steps", "top_leaps", "top_register", "top_onsets_per_beat"]
-STRUCTURE = ["restated", "contrast", "onsets_per_beat"] + MELODY + [f"sim_{k}" for k in LAGS]
+REGISTER = ["bass_bars", "low_bars", "register_wander"]
+STRUCTURE = ["restated", "contrast", "onsets_per_beat"] + MELODY + REGISTER + [f"sim_{k}" for k in LAGS]
 FEATURES = list(M.FEATURES) + STRUCTURE       # what the forest sees (sim_4 and sim_8 are in the lag profile)
 SCOPES = {  # the two-sample tests: (real songs, features)
     "all": (None, FEATURES), "POP909": ("POP909", FEATURES), "Pop1K7": ("Pop1K7", FEATURES), "notes_only": (None, list(M.FEATURES)),
@@ -66,7 +67,9 @@ LABELS = {**M.LABELS, **FS.LABELS, **{f"sim_{k}": f"sim@{k}" for k in LAGS},
           "sim_4": "similarity 4 bars back", "sim_8": "similarity 8 bars back"}
 SHORT = {"restated": "restated bars", "sim_4": "sim@4", "sim_8": "sim@8", "contrast": "form contrast",
          "onsets_per_beat": "onsets per beat", "top_steps": "top line: steps (≤ 2 st)", "top_leaps": "top line: leaps (≥ 5 st)",
-         "top_register": "top line above the rest (st)", "top_onsets_per_beat": "top line: onsets per beat"}
+         "top_register": "top line above the rest (st)", "top_onsets_per_beat": "top line: onsets per beat",
+         "bass_bars": "bars with a bass near the opening's", "low_bars": "bars with a bass ≤ E3",
+         "register_wander": "bars' lowest notes: sd (st)"}
 NAN = float("nan")
 
 
@@ -234,6 +237,11 @@ def melody_table(rec: dict, rows: str | None = None) -> str:
     return _table(rec, rows, MELODY, SHORT)
 
 
+def register_table(rec: dict, rows: str | None = None) -> str:
+    """The same rows: the register measures (bass kept, low bass, wander)."""
+    return _table(rec, rows, REGISTER, SHORT)
+
+
 def lag_table(rec: dict, rows: str | None = None) -> str:
     """The same rows: similarity at each lag 1..8."""
     return _table(rec, rows, [f"sim_{k}" for k in LAGS], {f"sim_{k}": f"sim@{k}" for k in LAGS})
@@ -261,8 +269,8 @@ def forest(rec: dict, run: str | None = None) -> str:
     rep = _run(rec, run)
     f = rep["forest"]
     return (f"Two-sample accuracy: a random forest ({f['trees']} trees) tells a system's pieces from real songs on "
-            f"{len(rep['features'])} features — the 21 note statistics of [MUSICALITY.md](MUSICALITY.md), the form and top-line "
-            f"measures above and the similarity at lags 1–8 — with balanced classes (the larger set subsampled to the smaller, "
+            f"{len(rep['features'])} features — the 21 note statistics of [MUSICALITY.md](MUSICALITY.md), the form, top-line and "
+            f"register measures above and the similarity at lags 1–8 — with balanced classes (the larger set subsampled to the smaller, "
             f"seeded), {f['folds']}-fold × {f['repeats']} cross-validation: mean ± sd over the folds, pieces per class in "
             f"brackets (0.5 = indistinguishable). The floor is the same test between two random halves of the real songs, each "
             f"half as large as a system's set (at most half the songs), averaged over {f['floor_splits']} halvings.")
@@ -282,7 +290,7 @@ def timing(rec: dict, rows: str | None = None) -> str:
         (f" ({where})." if where else ".")
 
 
-BLOCKS = {"intro": intro, "form_table": form_table, "melody_table": melody_table, "lag_table": lag_table,
+BLOCKS = {"intro": intro, "form_table": form_table, "melody_table": melody_table, "register_table": register_table, "lag_table": lag_table,
           "two_sample_table": two_sample_table, "forest": forest, "importance": importance, "timing": timing}
 def title(rec: dict, run: str | None = None) -> str:
     return f"# Songs ({_run(rec, run)['bars']} bars)"
@@ -300,6 +308,10 @@ LAYOUT = """{{title}}
 ## Melody (the top line)
 
 {{melody_table}}
+
+## Register
+
+{{register_table}}
 
 ## Similarity by lag
 
