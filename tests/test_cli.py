@@ -337,7 +337,7 @@ def test_evaluate_songs_writes_form_melody_and_the_two_sample_test_for_each_syst
     assert r.returncode == 0, r.stderr
     text = out.read_text()
     assert [ln for ln in text.splitlines() if ln.startswith("#")] == [
-        "# Songs (8 bars)", "## Form", "## Melody (the top line)", "## Similarity by lag", "## Two-sample test"]
+        "# Songs (8 bars)", "## Form", "## Melody (the top line)", "## Register", "## Similarity by lag", "## Two-sample test"]
     assert "POP909 (2) and Pop1K7 (3)" in text and "(4 pictures)" in text
     form = text.split("## Form")[1].split("##")[0]
     rows = {ln.split(" | ")[0].strip("| "): ln.split(" | ") for ln in form.splitlines() if ln.startswith("| ") and "---" not in ln}

@@ -202,7 +202,7 @@ def test_songs_report_from_a_fixture_run():
 
     rec = json.loads(R.dumps({"runs": {"a": fixture_run("fixture system", True)}}))  # as kept
     text = check_prose("songs", rec)
-    assert headings(text) == ["# Songs (16 bars)", "## Form", "## Melody (the top line)", "## Similarity by lag", "## Two-sample test"]
+    assert headings(text) == ["# Songs (16 bars)", "## Form", "## Melody (the top line)", "## Register", "## Similarity by lag", "## Two-sample test"]
     assert "| fixture system | 6 |" in text and "| real vs real (floor) |" in text and "What gives fixture system away" in text
 
 

@@ -127,7 +127,7 @@ def test_the_songs_report_renders_every_table_from_its_record(tmp_path):
     S.write(fixture_run("free fixture", False), tmp_path / "SONGS.md", str(tmp_path / "songs.json"), "free", log=lambda m: None)
     text = (tmp_path / "SONGS.md").read_text()  # not the committed report: the run alone, in the generator's layout
     assert [ln for ln in text.splitlines() if ln.startswith("#")] == [
-        "# Songs (16 bars)", "## Form", "## Melody (the top line)", "## Similarity by lag", "## Two-sample test"]
+        "# Songs (16 bars)", "## Form", "## Melody (the top line)", "## Register", "## Similarity by lag", "## Two-sample test"]
     assert "| real POP909 test songs | 6 | 0." in text and "| real Pop1K7 test songs | 6 |" in text and "| free fixture | 6 |" in text
     assert "| real vs real (floor) | " in text and "What gives free fixture away" in text and "in 12 s (2 CPU cores)." in text
     S.write(fixture_run("phrases fixture", True), tmp_path / "other.md", str(tmp_path / "songs.json"), "phrases", log=lambda m: None)
@@ -140,4 +140,4 @@ def test_the_songs_report_renders_every_table_from_its_record(tmp_path):
     assert restated("phrases fixture") > 0.5 > restated("free fixture")
     table = R.render("{{two_sample_table rows=phrases,free}}", "songs", rec)
     assert [ln.split(" | ")[0] for ln in table.splitlines()[2:]] == ["| real vs real (floor)", "| phrases fixture", "| free fixture"]
-    assert "real songs, 36 features ↓" in table and "real songs, 21 note statistics ↓" in table and " (6) |" in table
+    assert "real songs, 39 features ↓" in table and "real songs, 21 note statistics ↓" in table and " (6) |" in table

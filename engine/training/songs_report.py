@@ -1,4 +1,4 @@
-"""docs/SONGS.md: 32-bar pieces against held-out real songs — form, melody, and a two-sample test that sees structure (issue #24, item 6).
+"""docs/SONGS.md: 32-bar pieces against held-out real songs — form, melody, register, and a two-sample test that sees structure (issue #24, item 6).
 
     python -m engine.training.songs_report --system "free=engine/models:form=free" \\
         --system "phrases=engine/models:form=phrases" [--n 32] [--bars 32] [--split test] [--data PATH] [--out docs/SONGS.md --as NAME]
@@ -25,9 +25,11 @@ Every piece, real or generated, is measured by the same code on the same grid (`
    form contrast, onsets per beat, and the similarity at every lag 1..8;
 2. melody (the top line, ``form_stats.top_line``): steps, leaps, its height above the other notes,
    its onsets per beat;
-3. a two-sample test (``musicality._two_sample``: random forest, balanced classes, 5-fold × 2): each
+3. register (``form_stats``): bars with a bass near the opening's, bars with a bass at or below E3, and
+   how far the bars' lowest notes wander;
+4. a two-sample test (``musicality._two_sample``: random forest, balanced classes, 5-fold × 2): each
    system against the real songs (both corpora pooled, and each corpus alone) on ``FEATURES`` — the 21
-   note statistics of ``engine.training.musicality`` plus the form and top-line measures above and the
+   note statistics of ``engine.training.musicality`` plus the form, top-line and register measures above and the
    lag profile 1..8 — and, for comparison, on the 21 note statistics alone. The real-vs-real floor of
    each: the same test between two random halves of those real songs, each half as large as a system's
    set (at most half the songs), over three halvings.
