@@ -1,4 +1,4 @@
-"""Form, melody and harmony of a piece, measured bar by bar (issue #24, "Songs, not textures").
+"""Form, melody, register and harmony of a piece, measured bar by bar (issue #24, "Songs, not textures").
 
     statistics(notes, bars=32)                         # every measure below, as a dict
     statistics(notes, bars=song.bar_lines(1, 32), chords=per_bar_chords)
