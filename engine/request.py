@@ -223,15 +223,22 @@ class Piece:
         return write_midi(notes, path, tempo=self.tempo, key=self.key.signature, settings=self.metadata(), bars=bars,
                           markers=self.markers())
 
+    def _lead(self) -> float:
+        return self.plan.primer.beats if self.plan.primer is not None and self.plan.include_primer else 0.0
+
+    def section_markers(self) -> list[tuple[float, str]]:
+        """(beat, name) where each section of a written form begins, in the file's beats."""
+        from .music.form import section_name
+
+        return [(self._lead() + s.start * BEATS_PER_BAR, section_name(s.letter)) for s in self.settings.sections]
+
     def markers(self) -> list[tuple[float, str]]:
         """(beat, text) of the markers a DAW shows over the file: where each section of a written form
         begins (its name), and each chord change of a progression."""
         from .music.chords import changes
-        from .music.form import section_name
 
-        lead = self.plan.primer.beats if self.plan.primer is not None and self.plan.include_primer else 0.0
-        sections = [(lead + s.start * BEATS_PER_BAR, section_name(s.letter)) for s in self.settings.sections]
-        return sections + [(lead + beat, chord.name) for beat, chord in changes(self.plan.chords)]
+        lead = self._lead()
+        return self.section_markers() + [(lead + beat, chord.name) for beat, chord in changes(self.plan.chords)]
 
     def render(self, path, soundfont=None) -> "object":
         """Render as a 44.1 kHz stereo WAV with a SoundFont (atomic; ``engine.files.audio``)."""

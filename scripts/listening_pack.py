@@ -287,7 +287,6 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from engine.files.midi_io import write_midi
-    from engine.music.form import section_name
     from engine.request import GenerationSettings
     from engine.generation.runtime import Runtime
     from engine.training.dataset import data_dir, read_images
@@ -323,9 +322,9 @@ def main(argv=None) -> int:
         return lv
 
     skip = list(a.skip) + ([] if a.no_default_skip else list(DEFAULT_SKIP))
-    for q, k, im in pick_pictures(read_images(root), a.per_quadrant, skip):
+    picked = [(q, k, im, rt.encode(root / im.path)) for q, k, im in pick_pictures(read_images(root), a.per_quadrant, skip)]
+    for q, k, im, enc in picked:
         name = f"q{q}-{QUADRANT_NAMES[q]}-{k}"
-        enc = rt.encode(root / im.path)
         target = VA(im.valence, im.arousal) if a.va == "label" else enc.va
         piece = rt.compose(settings, enc, target)
         notes = list(piece.notes)
@@ -340,18 +339,16 @@ def main(argv=None) -> int:
     song_rows, real_song_rows = [], []
     if a.song_bars > 0:
         song_settings = GenerationSettings(bars=a.song_bars, seed=a.seed)
-        for q, k, im in pick_pictures(read_images(root), a.per_quadrant, skip):
+        for q, k, im, enc in picked:
             if k != 1:
                 continue
             name = f"song-q{q}-{QUADRANT_NAMES[q]}"
-            enc = rt.encode(root / im.path)
             target = VA(im.valence, im.arousal) if a.va == "label" else enc.va
             piece = rt.compose(song_settings, enc, target)
             notes = list(piece.notes)
-            sections = [(sec.start * BEATS_PER_BAR, section_name(sec.letter)) for sec in piece.settings.sections]
             title = (f"{name}: {im.path.split('/')[-2]}/{Path(im.path).name}  label VA {_fmt_va(im.valence, im.arousal)}  "
                      f"{piece.tempo:.0f} BPM {piece.key.name}, form {piece.settings.form}")
-            lv = one(name, notes, a.song_bars, title, piece.write, sections)
+            lv = one(name, notes, a.song_bars, title, piece.write, piece.section_markers())
             song_rows.append((name, im, piece, lv, notes))
         if not (a.no_real or a.for_repo):
             for k, (corpus, song, notes, markers) in enumerate(pick_songs(root, a.song_bars)):

@@ -106,6 +106,9 @@ PLAYED_TYPES = frozenset({"note_on", "note_off", "control_change", "program_chan
                           "aftertouch", "polytouch"})
 
 
+SETTINGS_TEXT = "synesthete "  # the text event that stores a piece's settings: this, then their JSON
+
+
 def stored_settings(path: str | os.PathLike) -> dict:
     """The settings a Synesthete ``.mid`` stores (its ``synesthete {...}`` text event, ``write_midi``'s
     ``settings``); {} for any other file or an unreadable event. The file is read by ``read_midi``
@@ -117,9 +120,9 @@ def stored_settings(path: str | os.PathLike) -> dict:
         return {}
     for track in mf.tracks[:1]:
         for msg in track:
-            if msg.type == "text" and msg.text.startswith("synesthete "):
+            if msg.type == "text" and msg.text.startswith(SETTINGS_TEXT):
                 try:
-                    found = json.loads(msg.text[len("synesthete "):])
+                    found = json.loads(msg.text[len(SETTINGS_TEXT):])
                 except ValueError:
                     return {}
                 return found if isinstance(found, dict) else {}
@@ -305,7 +308,7 @@ def write_midi(
     if key:
         meta.append(mido.MetaMessage("key_signature", key=key, time=0))
     if settings:
-        meta.append(mido.MetaMessage("text", text="synesthete " + json.dumps(settings, sort_keys=True), time=0))
+        meta.append(mido.MetaMessage("text", text=SETTINGS_TEXT + json.dumps(settings, sort_keys=True), time=0))
     meta_at = 0
     for beat, text in sorted(markers, key=lambda m: m[0]):
         tick = int(round(beat * ticks_per_beat))

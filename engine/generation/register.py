@@ -20,6 +20,7 @@ before any measurement.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,14 +92,12 @@ class Keeper:
         self.home: Home | None = None
         self._since = 0              # the bar the home is (to be) learnt from
         self._pitches: dict[int, list[int]] = {}  # bar -> pitches begun in it
-        self._spans: list[tuple[float, float]] = []  # (start, end) in beats of the latest notes
+        self._spans: deque[tuple[float, float]] = deque(maxlen=KEEP_NOTES)  # (start, end) in beats of the latest notes
 
     def heard(self, bar: int, pitch: int, start: float, end: float) -> None:
         """A note decoded: in ``bar`` (0-based), sounding over [start, end) beats."""
         self._pitches.setdefault(bar, []).append(pitch)
         self._spans.append((start, end))
-        if len(self._spans) > KEEP_NOTES:
-            self._spans = self._spans[-KEEP_NOTES:]
 
     def voices(self, beat: float) -> int:
         """Notes sounding at ``beat``: begun at or before it, not yet ended."""

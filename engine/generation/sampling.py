@@ -20,7 +20,7 @@ from . import harmony
 from .expression import arousal_bias
 from .register import Keeper
 from .tokens import (BAR, BOS, DUR0, EOS, MODE0, MODES, N_DUR, N_PITCH, N_POS, PITCH0, PITCH_MIN, POS0, STEPS_PER_BAR,
-                     VEL0, N_VEL, VOCAB_SIZE, DURATION_STEPS, StreamingDecoder, allowed_mask)
+                     STEPS_PER_BEAT, VEL0, N_VEL, VOCAB_SIZE, DURATION_STEPS, StreamingDecoder, allowed_mask)
 
 # The reference key's scale (C major; A natural minor has the same pitch classes): scale lock
 # keeps the model there, and transposition carries it to the key asked for.
@@ -238,7 +238,7 @@ class TokenStream:
         st = self.decoder.state
         if st.position < 0:
             return logits
-        beat = ((st.bars - 1) * STEPS_PER_BAR + st.position) / (STEPS_PER_BAR / BEATS_PER_BAR)
+        beat = ((st.bars - 1) * STEPS_PER_BAR + st.position) / STEPS_PER_BEAT
         if VEL0 <= st.last < VEL0 + N_VEL:
             lean, where = self._keeper.duration_bias(beat), slice(DUR0, DUR0 + N_DUR)
         elif mask[PITCH0:PITCH0 + N_PITCH].any():
